@@ -16,16 +16,18 @@ NOTEBOOK_DIRS := $(wildcard notebooks)
 
 .PHONY: lab test notebooks setup chromium
 
+# Rooted at the repo so the file browser shows data/ too; kernels still start in the notebook's folder.
 lab: setup
-	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) $(FIRST_NOTEBOOK)
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" $(FIRST_NOTEBOOK)
 
 test: setup chromium
 	$(VENV)/bin/ruff check .
 	$(VPY) -m pytest tests $(NOTEBOOK_DIRS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# `make notebooks NB=notebooks/solutions/02_scheduling.ipynb` rebuilds one chapter.
 notebooks: setup
-	$(VPY) tools/build_notebooks.py
+	$(VPY) tools/build_notebooks.py $(NB)
 
 setup: $(STAMP) $(KERNEL) $(OVERRIDES)
 
