@@ -233,6 +233,10 @@ def check_quantity(value: Any, path: str, *, allow_negative: bool = False) -> De
     q = _round_up_to_nano(q)
     if suffix in _BINARY_SI and abs(q) > _INT64_MAX:
         q = Decimal(_INT64_MAX).copy_sign(q)  # ParseQuantity: "The max is just a simple cap."
+    if abs(q) > _INT64_MAX:
+        # Upstream keeps such values as inf.Dec, but every consumer (MilliValue, Value) overflows
+        # int64; refuse them rather than let arithmetic on them run away.
+        raise ManifestError(path, value, "Invalid value: too large: must be below 2^63 (9223372036854775807)")
     if q < 0 and not allow_negative:
         # pkg/apis/core/validation/validation.go: ValidateNonnegativeQuantity
         raise ManifestError(path, value, "Invalid value: must be greater than or equal to 0")

@@ -1,0 +1,34 @@
+"""labkit — a Kubernetes cluster you can see, poke and measure, in a notebook.
+
+A SimPy model of a Kubernetes cluster (API store, kube-scheduler, kubelets) that takes the
+same YAML you would ``kubectl apply``, on an Alibaba-Cloud-flavoured set of ECS nodes.
+
+Public API
+==========
+
+================================  ================================================
+``Cluster``                       the simulated cluster (apply, run, get, list, delete, events, explain)
+``ManifestError``                 raised for a manifest the API server would refuse (``.path``, ``.value``, ``.reason``)
+``KUBERNETES_VERSION``            the Kubernetes minor the lab follows
+``RealCluster``                   the same calls on a real cluster (official ``kubernetes`` client; imported lazily)
+================================  ================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.cluster import Cluster
+from labkit.errors import ManifestError
+from labkit.version import KUBERNETES_VERSION
+
+__all__ = ["Cluster", "ManifestError", "KUBERNETES_VERSION", "RealCluster"]
+
+
+def __getattr__(name: str) -> Any:
+    # The real-cluster adapter pulls in the kubernetes client (~1 s to import); load it on first use.
+    if name == "RealCluster":
+        from labkit.real import RealCluster
+
+        return RealCluster
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The simulated etcd + kube-apiserver: object store, kinds, admission, validation, quantities, selectors."""

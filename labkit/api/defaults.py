@@ -1,0 +1,228 @@
+"""Defaulting and admission: what the API server adds to an object before it is stored.
+
+Mirrors ``pkg/apis/core/v1/defaults.go`` (``SetDefaults_Pod``, ``SetDefaults_Container``,
+``SetDefaults_Service``), ``pkg/apis/apps/v1/defaults.go`` and the admission plugins that run by
+default (``plugin/pkg/admission/priority``, ``defaulttolerationseconds``, ``runtimeclass``,
+``serviceaccount``). The scheduler's non-zero default requests (100m CPU, 200Mi memory) are a
+*scoring* convention and are deliberately **not** written into the object.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from labkit.errors import ManifestError
+
+__all__ = ["apply_defaults", "image_pull_policy", "qos_class"]
+
+
+
+class Lookup(Protocol):
+    """Read access to the cluster as admission sees it (the store plus this call's earlier documents)."""
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None: ...
+
+    def items(self, kind: str, namespace: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+def image_pull_policy(image: str) -> str:
+    """``Always`` for ``:latest`` or untagged images, else ``IfNotPresent`` (``SetDefaults_Container``)."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def _container_defaults(c: dict[str, Any]) -> None:
+    c.setdefault("imagePullPolicy", image_pull_policy(c["image"]))
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    res = c.setdefault("resources", {})
+    limits = res.get("limits") or {}
+    if limits:
+        # SetDefaults_Pod: a limit without a request makes the request equal to the limit.
+        requests = res.setdefault("requests", {})
+        for name, value in limits.items():
+            requests.setdefault(name, value)
+    for port in c.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """The pod's QoS class (``pkg/apis/core/v1/helper/qos/qos.go``), from cpu and memory only."""
+    from labkit.api.quantity import check_quantity
+
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        for name in ("cpu", "memory"):
+            r = req.get(name)
+            limit = lim.get(name)
+            if r is not None and check_quantity(r, "") != 0 or limit is not None and check_quantity(limit, "") != 0:
+                any_set = True
+            if limit is None or r is None or check_quantity(r, "") != check_quantity(limit, ""):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def pod_spec_defaults(spec: dict[str, Any]) -> None:
+    """``SetDefaults_PodSpec`` and container defaults (also used for workload templates)."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for c in spec.get("initContainers") or []:
+        _container_defaults(c)
+    for c in spec["containers"]:
+        _container_defaults(c)
+
+
+def _admit_pod(pod: dict[str, Any], lookup: Lookup) -> None:
+    spec = pod["spec"]
+    pod_spec_defaults(spec)
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("serviceAccountName", "default")  # admission: serviceaccount
+    # admission: priority (plugin/pkg/admission/priority) -- resolve the class into spec.priority.
+    cls_name = spec.get("priorityClassName")
+    if cls_name:
+        cls = lookup.get("PriorityClass", cls_name)
+        if cls is None:
+            raise ManifestError("spec.priorityClassName", cls_name,
+                                f'Forbidden: no PriorityClass with name {cls_name} was found')
+        value = cls.get("value", 0)
+        if spec.get("priority") is not None and spec["priority"] != value:
+            raise ManifestError("spec.priority", spec["priority"],
+                                "Forbidden: the integer value of priority must not be provided in pod spec; "
+                                "priority admission controller computed "
+                                f"{value} from the given PriorityClass name")
+        spec["priority"] = value
+        spec.setdefault("preemptionPolicy", cls.get("preemptionPolicy", "PreemptLowerPriority"))
+    else:
+        default = _global_default_priority_class(lookup)
+        if default is not None:
+            spec["priorityClassName"] = default["metadata"]["name"]
+            spec["priority"] = default.get("value", 0)
+            spec.setdefault("preemptionPolicy", default.get("preemptionPolicy", "PreemptLowerPriority"))
+        else:
+            spec.setdefault("priority", 0)
+            spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    # admission: runtimeclass -- copy overhead.podFixed into spec.overhead, merge scheduling.
+    rc_name = spec.get("runtimeClassName")
+    if rc_name:
+        rc = lookup.get("RuntimeClass", rc_name)
+        if rc is None:
+            raise ManifestError("spec.runtimeClassName", rc_name,
+                                f'Forbidden: pod rejected: RuntimeClass "{rc_name}" not found')
+        fixed = (rc.get("overhead") or {}).get("podFixed")
+        if fixed:
+            if spec.get("overhead") and spec["overhead"] != fixed:
+                raise ManifestError("spec.overhead", spec["overhead"],
+                                    "Forbidden: pod rejected: Pod's Overhead doesn't match RuntimeClass's "
+                                    "defined Overhead")
+            spec["overhead"] = dict(fixed)
+        sched = rc.get("scheduling") or {}
+        for key, val in (sched.get("nodeSelector") or {}).items():
+            current = spec.setdefault("nodeSelector", {})
+            if key in current and current[key] != val:
+                raise ManifestError(f"spec.nodeSelector.{key}", current[key],
+                                    "Forbidden: pod rejected: conflict with the RuntimeClass nodeSelector")
+            current[key] = val
+        if sched.get("tolerations"):
+            spec.setdefault("tolerations", []).extend(copy.deepcopy(sched["tolerations"]))
+    # admission: DefaultTolerationSeconds -- tolerate not-ready/unreachable NoExecute for 300 s.
+    tols = spec.setdefault("tolerations", [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(t.get("key") == key and t.get("effect") in (None, "", "NoExecute") or
+                   (not t.get("key") and t.get("operator") == "Exists") for t in tols):
+            tols.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+    pod["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+
+def _global_default_priority_class(lookup: Lookup) -> dict[str, Any] | None:
+    """The PriorityClass marked ``globalDefault`` (the lowest-valued one if several are)."""
+    defaults = [c for c in lookup.items("PriorityClass") if c.get("globalDefault")]
+    return min(defaults, key=lambda c: c.get("value", 0)) if defaults else None
+
+
+def _workload(doc: dict[str, Any], lookup: Lookup) -> None:
+    spec = doc["spec"]
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    if doc["kind"] == "Deployment":
+        spec.setdefault("progressDeadlineSeconds", 600)
+        strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            strategy.setdefault("type", "RollingUpdate")
+            ru = strategy.setdefault("rollingUpdate", {})
+            ru.setdefault("maxUnavailable", "25%")
+            ru.setdefault("maxSurge", "25%")
+    pod_spec_defaults(spec["template"]["spec"])
+
+
+def _service(doc: dict[str, Any], lookup: Lookup) -> None:
+    spec = doc.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    doc.setdefault("status", {"loadBalancer": {}})
+
+
+def _namespace(doc: dict[str, Any], lookup: Lookup) -> None:
+    doc.setdefault("spec", {"finalizers": ["kubernetes"]})
+    doc["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = doc["metadata"]["name"]
+    doc["status"] = {"phase": "Active"}
+
+
+def _hpa(doc: dict[str, Any], lookup: Lookup) -> None:
+    spec = doc["spec"]
+    spec.setdefault("minReplicas", 1)
+    # pkg/apis/autoscaling/v2/defaults.go: an empty metric list means 80% average CPU utilization.
+    if not spec.get("metrics"):
+        spec["metrics"] = [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+
+
+def _priority_class(doc: dict[str, Any], lookup: Lookup) -> None:
+    doc.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+_DEFAULTS: dict[str, Callable[[dict[str, Any], Lookup], None]] = {
+    "Pod": _admit_pod,
+    "Deployment": _workload,
+    "ReplicaSet": _workload,
+    "Service": _service,
+    "Namespace": _namespace,
+    "HorizontalPodAutoscaler": _hpa,
+    "PriorityClass": _priority_class,
+}
+
+
+def apply_defaults(doc: dict[str, Any], lookup: Lookup) -> dict[str, Any]:
+    """Default ``doc`` in place (namespace, kind-specific defaults, admission) and return it."""
+    from labkit.api.kinds import KINDS
+
+    if KINDS[doc["kind"]].namespaced:
+        doc["metadata"].setdefault("namespace", "default")
+    else:
+        doc["metadata"].pop("namespace", None)
+    fn = _DEFAULTS.get(doc["kind"])
+    if fn is not None:
+        fn(doc, lookup)
+    return doc

@@ -1,0 +1,169 @@
+"""The simulated etcd + kube-apiserver storage layer.
+
+Objects are plain dicts shaped exactly as the API server returns them. The store stamps
+``metadata.uid``, ``resourceVersion`` (one cluster-wide counter, as etcd's revision),
+``creationTimestamp`` and ``generation``, and tells watchers about every change. Watchers are
+plain callbacks run synchronously inside the SimPy step that made the change: the controllers
+they belong to (scheduler queue, kubelets) turn them into SimPy events themselves, the way an
+informer's event handler only enqueues work.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from labkit.api.kinds import lookup
+
+__all__ = ["APIStore", "WatchEvent", "EPOCH", "timestamp"]
+
+#: Simulated time 0. Any fixed instant works; a fixed one keeps outputs byte-identical.
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+ObjectKey = tuple[str, str, str]  # (kind, namespace or "", name)
+
+
+def timestamp(seconds: float, micro: bool = False) -> str:
+    """RFC 3339 time of simulated second ``seconds`` (``metav1.Time`` or ``MicroTime`` form)."""
+    t = EPOCH + timedelta(seconds=seconds)
+    if micro:
+        return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One watch notification: ``type`` is ADDED, MODIFIED or DELETED, as in a real watch stream."""
+
+    type: str
+    kind: str
+    object: dict[str, Any]
+    old: dict[str, Any] | None = None
+
+
+class APIStore:
+    """Kind/namespace/name-keyed object store with resourceVersions and watches.
+
+    Parameters
+    ----------
+    clock:
+        Returns the current simulated time in seconds (the SimPy environment's ``now``).
+    rng:
+        The cluster's seeded random source; uids are drawn from it so that the same seed
+        gives the same uids.
+    """
+
+    def __init__(self, clock: Callable[[], float], rng: random.Random) -> None:
+        self._clock = clock
+        self._rng = rng
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._by_kind: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
+        self._revision = 0
+        self._watchers: dict[str, list[Callable[[WatchEvent], None]]] = {}
+
+    # -- reading -------------------------------------------------------------------------
+    @staticmethod
+    def key(kind: str, name: str, namespace: str | None) -> ObjectKey:
+        k = lookup(kind)
+        return (k.kind, (namespace or "default") if k.namespaced else "", name)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The stored object itself (not a copy): callers inside labkit must not mutate it."""
+        return self._objects.get(self.key(kind, name, namespace))
+
+    def items(self, kind: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """Objects of one kind in creation order, optionally within one namespace."""
+        k = lookup(kind).kind
+        for (_, ns, _), obj in self._by_kind.get(k, {}).items():
+            if namespace is None or ns == namespace:
+                yield obj
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def snapshot(self) -> dict[ObjectKey, dict[str, Any]]:
+        """A shallow copy of the key → object map (objects are replaced, never mutated in place)."""
+        return dict(self._objects)
+
+    # -- writing -------------------------------------------------------------------------
+    def _next_rv(self) -> str:
+        self._revision += 1
+        return str(self._revision)
+
+    def new_uid(self) -> str:
+        """A version-4 UUID drawn from the seeded RNG (so uids repeat with the seed)."""
+        b = bytearray(self._rng.getrandbits(128).to_bytes(16, "big"))
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        h = b.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store a new object, stamping the fields the API server owns; returns the stored object."""
+        meta = obj.setdefault("metadata", {})
+        key = self.key(obj["kind"], meta["name"], meta.get("namespace"))
+        if key in self._objects:
+            raise KeyError(f'{obj["kind"]} "{meta["name"]}" already exists')
+        meta.setdefault("uid", self.new_uid())
+        meta["resourceVersion"] = self._next_rv()
+        meta.setdefault("creationTimestamp", timestamp(self._clock()))
+        if obj["kind"] not in ("Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret"):
+            meta.setdefault("generation", 1)
+        self._objects[key] = obj
+        self._by_kind.setdefault(key[0], {})[key] = obj
+        self._notify(WatchEvent("ADDED", key[0], obj))
+        return obj
+
+    def replace(self, obj: dict[str, Any], *, spec_changed: bool | None = None) -> dict[str, Any]:
+        """Replace a stored object by a new version (optimistic concurrency is not modelled).
+
+        ``metadata.generation`` goes up when ``spec`` changed, as for every kind with a spec
+        subresource split (apiserver ``registry/rest/update.go``).
+        """
+        meta = obj["metadata"]
+        key = self.key(obj["kind"], meta["name"], meta.get("namespace"))
+        old = self._objects[key]
+        if spec_changed is None:
+            spec_changed = old.get("spec") != obj.get("spec")
+        meta["uid"] = old["metadata"]["uid"]
+        meta["creationTimestamp"] = old["metadata"]["creationTimestamp"]
+        if "generation" in old["metadata"]:
+            meta["generation"] = old["metadata"]["generation"] + (1 if spec_changed else 0)
+        meta["resourceVersion"] = self._next_rv()
+        self._objects[key] = obj
+        self._by_kind[key[0]][key] = obj
+        self._notify(WatchEvent("MODIFIED", key[0], obj, old))
+        return obj
+
+    def update(self, kind: str, name: str, namespace: str | None, mutate: Callable[[dict], None]) -> dict:
+        """Copy-on-write update: ``mutate`` edits a deep copy, which then replaces the stored one.
+
+        Objects handed out earlier therefore never change under their holder, as with a real
+        client that holds a decoded response.
+        """
+        old = self._objects[self.key(kind, name, namespace)]
+        new = copy.deepcopy(old)
+        mutate(new)
+        return self.replace(new)
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        key = self.key(kind, name, namespace)
+        obj = self._objects.pop(key)
+        del self._by_kind[key[0]][key]
+        self._revision += 1
+        self._notify(WatchEvent("DELETED", key[0], obj))
+        return obj
+
+    # -- watching ------------------------------------------------------------------------
+    def watch(self, kind: str, handler: Callable[[WatchEvent], None]) -> None:
+        """Call ``handler`` for every later change of ``kind`` (an informer's event handler)."""
+        self._watchers.setdefault(lookup(kind).kind, []).append(handler)
+
+    def _notify(self, event: WatchEvent) -> None:
+        for handler in self._watchers.get(event.kind, ()):
+            handler(event)

@@ -1,0 +1,413 @@
+"""``labkit.Cluster``: a simulated Kubernetes cluster you drive with real YAML.
+
+The facade wires the components once — API store, event recorder, kube-scheduler, kubelets —
+and exposes the calls a learner makes with ``kubectl``: apply, get, list, delete, events. Time
+only moves in :meth:`Cluster.run`, so every result is reproducible from the seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from labkit.api.defaults import apply_defaults
+from labkit.api.events import EventRecorder
+from labkit.api.kinds import lookup
+from labkit.api.selectors import parse_selector
+from labkit.api.store import APIStore, WatchEvent, timestamp
+from labkit.errors import ManifestError
+from labkit.manifests import check_document, load_documents
+from labkit.version import KUBERNETES_PATCH_VERSION
+
+__all__ = ["Cluster"]
+
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+class _Pending:
+    """Admission's view during one apply call: the store overlaid with the call's earlier documents."""
+
+    def __init__(self, store: APIStore) -> None:
+        self.store = store
+        self.new: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.new[APIStore.key(obj["kind"], meta["name"], meta.get("namespace"))] = obj
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        hit = self.new.get(APIStore.key(kind, name, namespace))
+        return hit if hit is not None else self.store.get(kind, name, namespace)
+
+    def items(self, kind: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        k = lookup(kind).kind
+        seen = set()
+        for key, obj in self.new.items():
+            if key[0] == k and (namespace is None or key[1] == namespace):
+                seen.add(key)
+                yield obj
+        for obj in self.store.items(kind, namespace):
+            key = APIStore.key(k, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            if key not in seen:
+                yield obj
+
+
+class Cluster:
+    """A seeded, simulated Kubernetes cluster.
+
+    Parameters
+    ----------
+    seed:
+        Every random choice (uids, tie-breaks between equally scored nodes, timing jitter)
+        comes from this seed: the same seed and the same calls give the same events.
+    scheduler_config:
+        A ``kubescheduler.config.k8s.io/v1`` ``KubeSchedulerConfiguration`` (dict, YAML text
+        or path) for the scheduler's profile; the default profile when omitted.
+    """
+
+    def __init__(self, seed: int = 0, scheduler_config: Any = None) -> None:
+        import simpy
+
+        from labkit.node.kubelet import Kubelets
+        from labkit.scheduler.profile import default_profile, profile_from_config
+        from labkit.scheduler.scheduler import Scheduler
+
+        self.seed = seed
+        self.env = simpy.Environment()
+        clock = self._clock
+        self.store = APIStore(clock, random.Random(f"labkit/{seed}/uid"))
+        self.recorder = EventRecorder(self.store, clock)
+        profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
+        self.scheduler = Scheduler(self.env, self.store, self.recorder, profile,
+                                   random.Random(f"labkit/{seed}/scheduler"), cluster=self)
+        self.kubelets = Kubelets(self.env, self.store, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
+                                 cluster=self)
+        self._pools: dict[str, int] = {}
+        self._timeline: dict[str, dict[str, float]] = {}
+        self.store.watch("Pod", self._track_pod)
+        for ns in SYSTEM_NAMESPACES:
+            self.store.create(apply_defaults({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                                             _Pending(self.store)))
+
+    def _clock(self) -> float:
+        return self.env.now
+
+    # -- time ------------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the cluster was created."""
+        return float(self.env.now)
+
+    def run(self, until: float | None = None) -> float:
+        """Advance simulated time to ``until`` seconds (absolute, as in SimPy), or until nothing is
+        left to happen (``None``). Returns the new :attr:`now`."""
+        if until is None:
+            self.env.run()
+        elif until > self.env.now:
+            self.env.run(until=until)
+        return self.now
+
+    # -- kubectl apply -------------------------------------------------------------------
+    def apply(self, source: Any) -> list[dict[str, Any]]:
+        """Create or update objects from a path, YAML text (multi-document), a dict or a list.
+
+        Validation happens for every document before anything is stored: one bad document
+        raises :class:`labkit.ManifestError` and leaves the cluster unchanged. Returns the
+        stored objects (copies), in input order.
+        """
+        docs = load_documents(source)
+        pending = _Pending(self.store)
+        prepared: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        for i, doc in enumerate(docs):
+            label = _doc_label(doc, i, len(docs))
+            try:
+                check_document(doc)
+                obj = apply_defaults(doc, pending)
+                old = self._check_update(obj, pending)
+                self._check_namespace(obj, pending)
+            except ManifestError as e:
+                if e.document is None and len(docs) > 1 or e.document is None and label:
+                    raise ManifestError(e.path, e.value, e.reason, document=label) from None
+                raise
+            pending.add(obj)
+            prepared.append((obj, old))
+        out = []
+        for obj, old in prepared:
+            stored = self._commit(obj, old)
+            out.append(copy.deepcopy(stored))
+        return out
+
+    def _check_namespace(self, obj: dict[str, Any], pending: _Pending) -> None:
+        ns = obj["metadata"].get("namespace")
+        if ns and pending.get("Namespace", ns) is None:
+            raise ManifestError("metadata.namespace", ns, f'namespaces "{ns}" not found (create the Namespace first)')
+
+    def _check_update(self, obj: dict[str, Any], pending: _Pending) -> dict[str, Any] | None:
+        meta = obj["metadata"]
+        old = self.store.get(obj["kind"], meta["name"], meta.get("namespace"))
+        if old is None or obj["kind"] != "Pod":
+            return old
+        # ValidatePodUpdate: only images (and a few other fields) may change on a live pod.
+        a, b = copy.deepcopy(old["spec"]), copy.deepcopy(obj["spec"])
+        b.setdefault("nodeName", a.get("nodeName"))
+        if b.get("nodeName") is None:
+            b.pop("nodeName")
+        for section in ("containers", "initContainers"):
+            for ca, cb in zip(a.get(section) or [], b.get(section) or []):
+                cb["image"] = ca["image"]
+        if a != b:
+            raise ManifestError("spec", "...", "Forbidden: pod updates may not change fields other than "
+                                "`spec.containers[*].image`, `spec.initContainers[*].image`, "
+                                "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing "
+                                "tolerations) or `spec.terminationGracePeriodSeconds` (delete and re-create the "
+                                "pod to change anything else)")
+        return old
+
+    def _commit(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        if old is None:
+            return self.store.create(obj)
+        if obj["kind"] == "Node":
+            return self.store.replace(obj)
+        new = copy.deepcopy(old)
+        for field in ("spec", "data", "value", "handler", "overhead", "scheduling", "globalDefault",
+                      "preemptionPolicy", "description"):
+            if field in obj:
+                new[field] = obj[field]
+        if obj["kind"] == "Pod":
+            new["spec"]["nodeName"] = old["spec"].get("nodeName") or obj["spec"].get("nodeName")
+            if new["spec"]["nodeName"] is None:
+                del new["spec"]["nodeName"]
+        for key in ("labels", "annotations"):
+            if key in obj["metadata"]:
+                new["metadata"][key] = obj["metadata"][key]
+            else:
+                new["metadata"].pop(key, None)
+        if new == old:
+            return old  # kubectl apply: "unchanged"
+        return self.store.replace(new)
+
+    # -- kubectl get / delete ------------------------------------------------------------------
+    def get(self, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any]:
+        """The object as the API server returns it (a copy); ``KeyError`` when it does not exist."""
+        k = lookup(kind)
+        obj = self.store.get(k.kind, name, namespace if k.namespaced else None)
+        if obj is None:
+            raise KeyError(f'{k.plural} "{name}" not found')
+        return copy.deepcopy(obj)
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None
+             ) -> list[dict[str, Any]]:
+        """Objects of ``kind`` (all namespaces when ``namespace`` is None), filtered like ``kubectl -l``."""
+        sel = parse_selector(label_selector) if label_selector else None
+        out = []
+        for obj in self.store.items(kind, namespace):
+            if sel is None or sel.matches(obj["metadata"].get("labels") or {}):
+                out.append(copy.deepcopy(obj))
+        return out
+
+    def delete(self, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any]:
+        """Delete an object. A running pod terminates gracefully: it carries a ``deletionTimestamp``
+        until its kubelet has stopped the containers (run the cluster to see it go)."""
+        k = lookup(kind)
+        ns = namespace if k.namespaced else None
+        if self.store.get(k.kind, name, ns) is None:
+            raise KeyError(f'{k.plural} "{name}" not found')
+        if k.kind == "Pod":
+            return copy.deepcopy(self._delete_pod(ns or "default", name))
+        return copy.deepcopy(self.store.delete(k.kind, name, ns))
+
+    def _delete_pod(self, namespace: str, name: str, reason: str = "") -> dict[str, Any]:
+        pod = self.store.get("Pod", name, namespace)
+        assert pod is not None
+        if not pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            return self.store.delete("Pod", name, namespace) if not pod["metadata"].get("deletionTimestamp") else pod
+        grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+
+        def mark(p: dict[str, Any]) -> None:
+            p["metadata"]["deletionTimestamp"] = timestamp(self.env.now + grace)
+            p["metadata"]["deletionGracePeriodSeconds"] = grace
+            if reason:
+                st = p.setdefault("status", {})
+                st.setdefault("conditions", []).append(
+                    {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                     "lastTransitionTime": timestamp(self.env.now), "reason": "PreemptionByScheduler",
+                     "message": "default-scheduler: preempting to accommodate a higher priority pod"})
+
+        marked = self.store.update("Pod", name, namespace, mark)
+        self.env.process(self._finish_delete(marked))
+        return marked
+
+    def _finish_delete(self, pod: dict[str, Any]):
+        yield from self.kubelets.stop_pod(pod)
+        cur = self.store.get("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
+        if cur is not None and cur["metadata"]["uid"] == pod["metadata"]["uid"]:
+            self.store.delete("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
+
+    # -- observing --------------------------------------------------------------------------
+    def events(self, namespace: str | None = None, involved: str | None = None) -> list[dict[str, Any]]:
+        """Events, oldest first (``kubectl get events --sort-by=.firstTimestamp``).
+
+        ``involved`` filters by object name (``"my-nginx"``) or ``"Kind/name"``.
+        """
+        out = []
+        for ev in self.store.items("Event", namespace):
+            io = ev["involvedObject"]
+            if involved and involved not in (io["name"], f'{io["kind"]}/{io["name"]}'):
+                continue
+            out.append(copy.deepcopy(ev))
+        out.sort(key=lambda e: (e["firstTime"], int(e["metadata"]["resourceVersion"])))
+        return out
+
+    def event_log(self) -> list[dict[str, Any]]:
+        """Every event emission in order (repeats included), as flat records for timelines."""
+        return [dict(e) for e in self.recorder.log]
+
+    def _track_pod(self, ev: WatchEvent) -> None:
+        uid = ev.object["metadata"]["uid"]
+        marks = self._timeline.setdefault(uid, {})
+        now = float(self.env.now)
+        if ev.type == "ADDED":
+            marks.setdefault("created", now)
+        st = ev.object.get("status") or {}
+        if ev.object["spec"].get("nodeName"):
+            marks.setdefault("scheduled", now)
+        if st.get("phase") == "Running":
+            marks.setdefault("running", now)
+
+    def pods_frame(self, namespace: str | None = None):
+        """Pods as a pandas DataFrame: name, namespace, node, phase, ready, requests and times (s)."""
+        import pandas as pd
+
+        from labkit.scheduler.podinfo import pod_requests
+
+        rows = []
+        for pod in self.store.items("Pod", namespace):
+            st = pod.get("status") or {}
+            req = pod_requests(pod["spec"])
+            marks = self._timeline.get(pod["metadata"]["uid"], {})
+            ready = next((c["status"] == "True" for c in st.get("conditions") or [] if c["type"] == "Ready"), False)
+            rows.append({
+                "name": pod["metadata"]["name"],
+                "namespace": pod["metadata"]["namespace"],
+                "node": pod["spec"].get("nodeName"),
+                "phase": st.get("phase"),
+                "ready": ready,
+                "cpu_request_m": req.get("cpu", 0),
+                "memory_request_bytes": req.get("memory", 0),
+                "created_s": marks.get("created"),
+                "scheduled_s": marks.get("scheduled"),
+                "running_s": marks.get("running"),
+            })
+        cols = ["name", "namespace", "node", "phase", "ready", "cpu_request_m", "memory_request_bytes",
+                "created_s", "scheduled_s", "running_s"]
+        return pd.DataFrame(rows, columns=cols)
+
+    # -- nodes -----------------------------------------------------------------------------------
+    def add_node_pool(self, name: str, instance_type: str, count: int, zones: list[str] | None = None, *,
+                      labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None,
+                      network: str = "terway") -> list[dict[str, Any]]:
+        """Add ``count`` ECS nodes of ``instance_type`` (an ACK node pool), round-robin over ``zones``.
+
+        Allocatable follows :func:`labkit.cloud.ecs.allocatable`; nodes are applied as real
+        ``v1 Node`` objects, so they pass the same validation as a Node manifest.
+        """
+        from labkit.cloud.ecs import pool_nodes
+
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be a non-negative integer, got {count!r}")
+        start = self._pools.get(name, 0)
+        nodes = pool_nodes(name, instance_type, count, zones or ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"],
+                           start_index=start, labels=labels, taints=taints, network=network,
+                           pool_index=list(self._pools).index(name) if name in self._pools else len(self._pools),
+                           kubelet_version=KUBERNETES_PATCH_VERSION)
+        self._pools[name] = start + count
+        return self.apply(nodes) if nodes else []
+
+    def explain(self, pod: Any, namespace: str = "default", all_nodes: bool = False):
+        """Why a pod was placed where it was (see :class:`labkit.scheduler.explain.Explanation`).
+
+        ``pod`` is the name of an applied pod — the decision recorded by the cycle that placed
+        (or failed to place) it — or a Pod manifest, evaluated as a what-if without applying it.
+        ``all_nodes=True`` is the teaching view: every score plugin on every node, computed
+        against the cluster as it is now (without the pod itself).
+        """
+        from labkit.scheduler.explain import Explanation
+
+        s = self.scheduler
+        weights = [(p.name, s.profile.weights[p.name]) for p in s.profile.score_plugins]
+        if isinstance(pod, str) and "\n" not in pod and not pod.endswith((".yaml", ".yml")):
+            obj = self.store.get("Pod", pod, namespace)
+            if obj is None:
+                raise KeyError(f'pods "{pod}" not found')
+            uid = obj["metadata"]["uid"]
+            if not all_nodes:
+                result = s.records.get(uid)
+                if result is None:
+                    raise ValueError(f"pod {namespace}/{pod} has not been through a scheduling cycle yet "
+                                     "(run the cluster first)")
+                return Explanation(f"{namespace}/{pod}", result, weights, self._message(obj))
+            return self._what_if(obj, weights, all_nodes=True, exclude_uid=uid)
+        docs = load_documents(pod)
+        if len(docs) != 1 or docs[0].get("kind") != "Pod":
+            raise ManifestError("kind", docs[0].get("kind"), "explain takes one Pod manifest")
+        doc = docs[0]
+        check_document(doc)
+        obj = apply_defaults(doc, _Pending(self.store))
+        obj["metadata"].setdefault("uid", "what-if")
+        return self._what_if(obj, weights, all_nodes=all_nodes)
+
+    def _message(self, pod: dict[str, Any]) -> str:
+        for c in (pod.get("status") or {}).get("conditions") or []:
+            if c["type"] == "PodScheduled" and c["status"] == "False":
+                return c.get("message", "")
+        return ""
+
+    def _what_if(self, obj: dict[str, Any], weights, all_nodes: bool, exclude_uid: str | None = None):
+        from labkit.scheduler.explain import Explanation
+        from labkit.scheduler.framework import CycleContext
+        from labkit.scheduler.podinfo import PodInfo
+        from labkit.scheduler.preemption import preempt
+        from labkit.scheduler.scheduler import DRA_POSTFILTER, failed_scheduling_message
+
+        s = self.scheduler
+        info = PodInfo.from_pod(obj)
+        bound = s._bound.get(exclude_uid or "")
+        row = s.table.index.get(bound[0]) if bound else None
+        if row is not None:
+            s.table.remove_pod(row, bound[1])
+        saved_rng = s.algorithm.rng.getstate()
+        try:
+            ctx = CycleContext(pod=info, table=s.table, cluster=self)
+            result = s.algorithm.schedule(ctx, all_nodes=all_nodes, dry_run=True)
+            message = ""
+            if not len(result.feasible):
+                outcome = preempt(s.algorithm, ctx, result)
+                message = failed_scheduling_message(result, [DRA_POSTFILTER, outcome.message]
+                                                    if outcome.node is None else [])
+        finally:
+            s.algorithm.rng.setstate(saved_rng)
+            if row is not None:
+                s.table.add_pod(row, bound[1])
+        name = f'{obj["metadata"].get("namespace", "default")}/{obj["metadata"]["name"]}'
+        return Explanation(name, result, weights, message, what_if=True)
+
+    # -- notebook display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        from labkit.plots import cluster_html
+
+        return cluster_html(self)
+
+    def __repr__(self) -> str:
+        nodes = sum(1 for _ in self.store.items("Node"))
+        pods = sum(1 for _ in self.store.items("Pod"))
+        return f"<labkit.Cluster seed={self.seed} t={self.now:.3f}s nodes={nodes} pods={pods}>"
+
+
+def _doc_label(doc: dict[str, Any], i: int, total: int) -> str | None:
+    kind = doc.get("kind")
+    name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+    if isinstance(kind, str) and isinstance(name, str):
+        return f"{kind}/{name}"
+    return f"document {i + 1}" if total > 1 else None

@@ -1,0 +1,1 @@
+"""The simulated kubelet and container runtime."""

@@ -1,0 +1,243 @@
+"""The scheduler's snapshot of the cluster, as arrays over nodes.
+
+kube-scheduler takes a ``Snapshot`` of ``NodeInfo`` structs each cycle
+(``pkg/scheduler/backend/cache/snapshot.go``). Here the same facts live in numpy arrays with one
+row per node, updated incrementally when a pod is bound or removed, so a plugin's Filter or
+Score for *all* nodes is a handful of array operations rather than a Python loop per node.
+
+Rows stay in the order nodes were added; :attr:`NodeTable.order` is the node order the
+scheduler iterates in, which upstream's node tree interleaves by zone
+(``pkg/scheduler/backend/cache/node_tree.go``: one node from each zone in turn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from labkit.api.quantity import resource_amount
+from labkit.scheduler.podinfo import PodInfo, normalized_image_name
+
+__all__ = ["NodeTable", "BASE_RESOURCES", "zone_key"]
+
+#: Columns every table has; extended resources (``example.com/gpu``, hugepages) are appended.
+BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+
+
+def zone_key(labels: dict[str, str]) -> str:
+    """``utilnode.GetZoneKey``: region and zone joined, or "" when the node has neither."""
+    region = next((labels[k] for k in REGION_LABELS if k in labels), "")
+    zone = next((labels[k] for k in ZONE_LABELS if k in labels), "")
+    if not region and not zone:
+        return ""
+    return f"{region}:\x00:{zone}"
+
+
+class NodeTable:
+    """Array-backed node state: allocatable, requested, labels, taints, images, pods."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        self.resources: list[str] = list(BASE_RESOURCES)
+        self._col: dict[str, int] = {r: i for i, r in enumerate(self.resources)}
+        self._cap = 16
+        self.alloc = np.zeros((self._cap, len(self.resources)), dtype=np.int64)
+        self.requested = np.zeros_like(self.alloc)  # actual requests; the "pods" column counts pods
+        self.nonzero = np.zeros((self._cap, 2), dtype=np.int64)  # cpu, memory with scoring stand-ins
+        self.unschedulable = np.zeros(self._cap, dtype=bool)
+        self.labels: list[dict[str, str]] = []
+        self.taints: list[list[dict[str, Any]]] = []
+        self.images: list[dict[str, int]] = []  # normalized image name -> size in bytes
+        self.pods: list[dict[str, PodInfo]] = []  # pod uid -> PodInfo, per node
+        self.used_ports: list[dict[tuple[str, str, int], int]] = []
+        self.nodes: list[dict[str, Any]] = []
+        self.order = np.zeros(0, dtype=np.int64)
+        self._label_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        self._label_ints: dict[str, np.ndarray] = {}
+        self._taint_sig: tuple[np.ndarray, list[tuple[tuple[str, str, str], ...]]] | None = None
+        self._image_cols: dict[str, np.ndarray] = {}
+        self.version = 0  # bumped on any node-level change; caches key on it
+
+    # -- size ----------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    def column(self, resource: str) -> int:
+        """Column of ``resource``, adding one (allocatable 0 everywhere) the first time it is seen."""
+        col = self._col.get(resource)
+        if col is None:
+            col = len(self.resources)
+            self.resources.append(resource)
+            self._col[resource] = col
+            pad = np.zeros((self.alloc.shape[0], 1), dtype=np.int64)
+            self.alloc = np.hstack([self.alloc, pad])
+            self.requested = np.hstack([self.requested, pad])
+        return col
+
+    def has_column(self, resource: str) -> bool:
+        return resource in self._col
+
+    def _grow(self) -> None:
+        self._cap *= 2
+        for attr in ("alloc", "requested", "nonzero", "unschedulable"):
+            old = getattr(self, attr)
+            new = np.zeros((self._cap, *old.shape[1:]), dtype=old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, attr, new)
+
+    # -- nodes ---------------------------------------------------------------------------
+    def set_node(self, node: dict[str, Any]) -> int:
+        """Add a node or refresh its node-level facts (labels, taints, allocatable, images)."""
+        name = node["metadata"]["name"]
+        i = self.index.get(name)
+        if i is None:
+            i = self.n
+            if i >= self._cap:
+                self._grow()
+            self.names.append(name)
+            self.index[name] = i
+            self.labels.append({})
+            self.taints.append([])
+            self.images.append({})
+            self.pods.append({})
+            self.used_ports.append({})
+            self.nodes.append(node)
+        self.nodes[i] = node
+        status = node.get("status") or {}
+        alloc = status.get("allocatable") or status.get("capacity") or {}
+        self.alloc[i, :] = 0
+        for res, value in alloc.items():
+            col = self.column(res)
+            self.alloc[i, col] = resource_amount(res, value)
+        spec = node.get("spec") or {}
+        self.unschedulable[i] = bool(spec.get("unschedulable"))
+        self.labels[i] = dict(node["metadata"].get("labels") or {})
+        self.taints[i] = list(spec.get("taints") or [])
+        imgs: dict[str, int] = {}
+        for img in status.get("images") or []:
+            for nm in img.get("names") or []:
+                imgs[normalized_image_name(nm)] = int(img.get("sizeBytes", 0))
+        self.images[i] = imgs
+        self._invalidate()
+        return i
+
+    def remove_node(self, name: str) -> None:
+        """Drop a node: rows are compacted (rare operation, O(N))."""
+        i = self.index.pop(name)
+        keep = [j for j in range(self.n) if j != i]
+        n = self.n
+        for attr in ("alloc", "requested", "nonzero", "unschedulable"):
+            arr = getattr(self, attr)
+            arr[: n - 1] = arr[keep]
+            arr[n - 1] = 0
+        for attr in ("names", "labels", "taints", "images", "pods", "used_ports", "nodes"):
+            getattr(self, attr).pop(i)
+        self.index = {nm: j for j, nm in enumerate(self.names)}
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self.version += 1
+        self._label_codes.clear()
+        self._label_ints.clear()
+        self._taint_sig = None
+        self._image_cols.clear()
+        self.order = self._zone_interleaved_order()
+
+    def _zone_interleaved_order(self) -> np.ndarray:
+        # node_tree.go: zones in order of first appearance; list() takes one node per zone in turn.
+        zones: dict[str, list[int]] = {}
+        for i, labels in enumerate(self.labels):
+            zones.setdefault(zone_key(labels), []).append(i)
+        out: list[int] = []
+        lists = list(zones.values())
+        depth = 0
+        while len(out) < self.n:
+            for members in lists:
+                if depth < len(members):
+                    out.append(members[depth])
+            depth += 1
+        return np.asarray(out, dtype=np.int64)
+
+    # -- pods ----------------------------------------------------------------------------
+    def add_pod(self, i: int, pod: PodInfo) -> None:
+        """Account a pod bound (or assumed) on node row ``i``."""
+        self.pods[i][pod.uid] = pod
+        self._account(i, pod, +1)
+
+    def remove_pod(self, i: int, pod: PodInfo) -> None:
+        if self.pods[i].pop(pod.uid, None) is not None:
+            self._account(i, pod, -1)
+
+    def _account(self, i: int, pod: PodInfo, sign: int) -> None:
+        for res, amount in pod.requests.items():
+            col = self.column(res)
+            self.requested[i, col] += sign * amount
+        self.requested[i, self._col["pods"]] += sign
+        self.nonzero[i, 0] += sign * pod.nonzero_cpu
+        self.nonzero[i, 1] += sign * pod.nonzero_memory
+        ports = self.used_ports[i]
+        for port in pod.host_ports:
+            ports[port] = ports.get(port, 0) + sign
+            if ports[port] <= 0:
+                del ports[port]
+
+    # -- cached columns ------------------------------------------------------------------
+    def label_codes(self, key: str) -> tuple[np.ndarray, dict[str, int]]:
+        """Per-node integer code of label ``key`` (-1 where absent) and the value → code map."""
+        hit = self._label_codes.get(key)
+        if hit is None:
+            codes: dict[str, int] = {}
+            arr = np.full(self.n, -1, dtype=np.int64)
+            for i, labels in enumerate(self.labels):
+                v = labels.get(key)
+                if v is not None:
+                    arr[i] = codes.setdefault(v, len(codes))
+            hit = (arr, codes)
+            self._label_codes[key] = hit
+        return hit
+
+    def label_ints(self, key: str) -> np.ndarray:
+        """Label ``key`` parsed as an integer per node (NaN where absent or not an integer), for Gt/Lt."""
+        hit = self._label_ints.get(key)
+        if hit is None:
+            hit = np.full(self.n, np.nan)
+            for i, labels in enumerate(self.labels):
+                v = labels.get(key)
+                if v is not None:
+                    try:
+                        hit[i] = int(v)
+                    except ValueError:
+                        pass
+            self._label_ints[key] = hit
+        return hit
+
+    def taint_signatures(self) -> tuple[np.ndarray, list[tuple[tuple[str, str, str], ...]]]:
+        """Nodes grouped by their exact taint list: (per-node group id, taints of each group)."""
+        if self._taint_sig is None:
+            groups: dict[tuple[tuple[str, str, str], ...], int] = {}
+            arr = np.zeros(self.n, dtype=np.int64)
+            for i, taints in enumerate(self.taints):
+                sig = tuple((t.get("key", ""), t.get("value", "") or "", t.get("effect", "")) for t in taints)
+                arr[i] = groups.setdefault(sig, len(groups))
+            self._taint_sig = (arr, list(groups))
+        return self._taint_sig
+
+    def image_sizes(self, image: str) -> np.ndarray:
+        """Size of ``image`` on each node (0 where the node does not hold it)."""
+        hit = self._image_cols.get(image)
+        if hit is None:
+            hit = np.array([imgs.get(image, 0) for imgs in self.images], dtype=np.int64)
+            self._image_cols[image] = hit
+        return hit
+
+    def pods_on(self, indices: Iterable[int]) -> Iterable[tuple[int, PodInfo]]:
+        for i in indices:
+            for p in self.pods[i].values():
+                yield i, p

@@ -1,0 +1,1 @@
+"""Default scheduler plugins, one module per upstream plugin directory."""

@@ -1,0 +1,209 @@
+"""NodeResourcesFit and NodeResourcesBalancedAllocation.
+
+Upstream: ``pkg/scheduler/framework/plugins/noderesources/`` — ``fit.go`` (Filter:
+``fitsRequest``), ``least_allocated.go``, ``most_allocated.go``,
+``requested_to_capacity_ratio.go``, ``resource_allocation.go`` and ``balanced_allocation.go``.
+All arithmetic is int64 with Go's truncating division, except where upstream uses float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleContext, Plugin, Rejection
+
+__all__ = ["NodeResourcesFit", "NodeResourcesBalancedAllocation"]
+
+_NATIVE = ("cpu", "memory", "ephemeral-storage")
+DEFAULT_RESOURCES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
+
+
+def _is_extended(name: str) -> bool:
+    """``v1helper.IsExtendedResourceName``: a qualified name outside ``kubernetes.io/``."""
+    return "/" in name and not name.split("/", 1)[0].endswith("kubernetes.io") and not name.startswith("requests.")
+
+
+def _godiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Go's int64 division (truncates toward zero) for arrays; ``b`` must be non-zero."""
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) ^ (b < 0), -q, q)
+
+
+class NodeResourcesFit(Plugin):
+    """Filter: does the pod's effective request fit the node's free allocatable? Score: a strategy."""
+
+    name = "NodeResourcesFit"
+    has_filter = True
+    has_score = True
+
+    def __init__(self, args: dict[str, Any] | None = None) -> None:
+        super().__init__(args)
+        strategy = self.args.get("scoringStrategy") or {}
+        self.strategy = strategy.get("type", "LeastAllocated")
+        self.resources = strategy.get("resources") or DEFAULT_RESOURCES
+        shape = (strategy.get("requestedToCapacityRatio") or {}).get("shape") or [
+            {"utilization": 0, "score": 10}, {"utilization": 100, "score": 0}]
+        # requested_to_capacity_ratio.go: scores are given 0..10 and scaled by MaxNodeScore/10.
+        self.shape = [(int(p["utilization"]), int(p["score"]) * (MAX_NODE_SCORE // 10)) for p in shape]
+        self.ignored = set(self.args.get("ignoredResources") or [])
+        self.ignored_groups = set(self.args.get("ignoredResourceGroups") or [])
+
+    def _ignored(self, name: str) -> bool:
+        return _is_extended(name) and (name in self.ignored or name.split("/", 1)[0] in self.ignored_groups)
+
+    # -- Filter (fit.go: fitsRequest) --------------------------------------------------
+    def filter(self, ctx: CycleContext) -> list[Rejection]:
+        t, pod = ctx.table, ctx.pod
+        n = t.n
+        out: list[Rejection] = []
+        pods_col = t.column("pods")
+        too_many = t.requested[:n, pods_col] + 1 > t.alloc[:n, pods_col]
+        if too_many.any():
+            out.append(Rejection("Too many pods", too_many, False))
+        req = pod.requests
+        if not any(req.get(r, 0) for r in _NATIVE) and not any(
+                v for k, v in req.items() if k not in _NATIVE):
+            return out
+        names = [r for r in _NATIVE if req.get(r, 0) > 0]
+        names += [r for r, v in req.items() if r not in _NATIVE and v > 0 and not self._ignored(r)]
+        for res in names:
+            col = t.column(res)
+            alloc = t.alloc[:n, col]
+            amount = req[res]
+            short = amount > alloc - t.requested[:n, col]
+            if short.any():
+                # Unresolvable when the request exceeds the node's whole allocatable.
+                out.append(Rejection(f"Insufficient {res}", short, amount > alloc))
+        return out
+
+    # -- Score (resource_allocation.go + the strategy) ---------------------------------
+    def _requested_alloc(self, ctx: CycleContext, nodes: np.ndarray, use_requested: bool
+                         ) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
+        """(resource, weight, requested incl. pod, allocatable) for each configured resource."""
+        t, pod = ctx.table, ctx.pod
+        out = []
+        for spec in self.resources:
+            name, weight = spec["name"], int(spec.get("weight", 1))
+            if _is_extended(name) and pod.requests.get(name, 0) == 0:
+                continue  # extended resources count only for pods that request them
+            if not t.has_column(name):
+                continue
+            col = t.column(name)
+            alloc = t.alloc[nodes, col]
+            if not use_requested and name in ("cpu", "memory"):
+                idx = 0 if name == "cpu" else 1
+                req = t.nonzero[nodes, idx] + (pod.nonzero_cpu if idx == 0 else pod.nonzero_memory)
+            else:
+                req = t.requested[nodes, col] + pod.requests.get(name, 0)
+            out.append((name, weight, req, alloc))
+        return out
+
+    def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
+        parts = self._requested_alloc(ctx, nodes, use_requested=False)
+        total = np.zeros(len(nodes), dtype=np.int64)
+        wsum = np.zeros(len(nodes), dtype=np.int64)
+        if self.strategy == "RequestedToCapacityRatio":
+            ftotal = np.zeros(len(nodes))
+            for _, w, req, alloc in parts:
+                s = self._broken_linear(req, alloc)
+                use = s > 0
+                ftotal += np.where(use, s * w, 0)
+                wsum += np.where(use, w, 0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                # math.Round: half away from zero.
+                q = np.where(wsum > 0, ftotal / np.maximum(wsum, 1), 0.0)
+            return np.floor(q + 0.5).astype(np.int64)
+        for _, w, req, alloc in parts:
+            ok = alloc > 0
+            safe = np.where(ok, alloc, 1)
+            if self.strategy == "MostAllocated":
+                # most_allocated.go: mostRequestedScore caps requested at capacity.
+                s = np.minimum(req, safe) * MAX_NODE_SCORE // safe
+            else:
+                # least_allocated.go: leastRequestedScore is 0 when requested > capacity.
+                s = np.where(req > safe, 0, (safe - req) * MAX_NODE_SCORE // safe)
+            total += np.where(ok, s * w, 0)
+            wsum += np.where(ok, w, 0)
+        return np.where(wsum > 0, total // np.maximum(wsum, 1), 0)
+
+    def _broken_linear(self, req: np.ndarray, alloc: np.ndarray) -> np.ndarray:
+        """``helper.BuildBrokenLinearFunction`` over utilization = req*100/alloc (100 if over)."""
+        safe = np.where(alloc > 0, alloc, 1)
+        util = np.where((alloc == 0) | (req > alloc), MAX_NODE_SCORE, req * MAX_NODE_SCORE // safe)
+        xs = [p[0] for p in self.shape]
+        ys = [p[1] for p in self.shape]
+        out = np.full(util.shape, ys[-1], dtype=np.int64)
+        out = np.where(util <= xs[0], ys[0], out)
+        for (x1, y1), (x2, y2) in zip(self.shape, self.shape[1:]):
+            inside = (util > x1) & (util <= x2)
+            val = y1 + _godiv((y2 - y1) * (util - x1), np.full(util.shape, x2 - x1))
+            out = np.where(inside, val, out)
+        return out
+
+
+class NodeResourcesBalancedAllocation(Plugin):
+    """Prefer nodes whose cpu and memory stay balanced once the pod is placed (v1.36: the *change*)."""
+
+    name = "NodeResourcesBalancedAllocation"
+    has_score = True
+
+    def __init__(self, args: dict[str, Any] | None = None) -> None:
+        super().__init__(args)
+        self.resources = self.args.get("resources") or DEFAULT_RESOURCES
+        self._fit = NodeResourcesFit({"scoringStrategy": {"resources": self.resources}})
+
+    def pre_score(self, ctx: CycleContext, nodes: np.ndarray) -> bool:
+        # balanced_allocation.go PreScore: best-effort pods (all configured requests 0) are skipped.
+        return any(ctx.pod.requests.get(r["name"], 0) for r in self.resources)
+
+    def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
+        parts = self._fit._requested_alloc(ctx, nodes, use_requested=True)
+        pod = ctx.pod
+        after = [(req, alloc) for _, _, req, alloc in parts]
+        before = [(req - pod.requests.get(name, 0), alloc) for name, _, req, alloc in parts]
+        b_after = self._balance(after)
+        b_before = self._balance(before)
+        half = MAX_NODE_SCORE // 2
+        return half + (half + b_after - b_before) // 2
+
+    @staticmethod
+    def _balance(parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """``int64((1 - std) * 100)`` over the fractions of resources with allocatable > 0."""
+        if not parts:
+            return np.full(0, MAX_NODE_SCORE, dtype=np.int64)
+        n = len(parts[0][0])
+        fracs = []
+        present = []
+        for req, alloc in parts:
+            ok = alloc > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f = np.where(ok, req.astype(np.float64) / np.where(ok, alloc, 1).astype(np.float64), 0.0)
+            fracs.append(np.minimum(f, 1.0))
+            present.append(ok)
+        fr = np.vstack(fracs)
+        pr = np.vstack(present)
+        k = pr.sum(axis=0)
+        std = np.zeros(n)
+        if len(parts) == 2:
+            both = k == 2
+            std = np.where(both, np.abs((fr[0] - fr[1]) / 2), 0.0)
+        else:
+            # Population standard deviation over present fractions, in upstream's summation order.
+            total = np.where(pr, fr, 0.0).sum(axis=0)
+            mean = np.where(k > 0, total / np.maximum(k, 1), 0.0)
+            acc = np.zeros(n)
+            for f, p in zip(fr, pr):
+                acc = acc + np.where(p, (f - mean) * (f - mean), 0.0)
+            std = np.where(k > 2, np.sqrt(acc / np.maximum(k, 1)), std)
+            if len(parts) > 2:
+                two = k == 2
+                if two.any():
+                    firsts = [np.where(p, f, np.nan) for f, p in zip(fr, pr)]
+                    stacked = np.vstack(firsts)
+                    # The two present fractions, in order.
+                    a = np.array([row[~np.isnan(row)][0] if kk == 2 else 0.0 for row, kk in zip(stacked.T, k)])
+                    b = np.array([row[~np.isnan(row)][1] if kk == 2 else 0.0 for row, kk in zip(stacked.T, k)])
+                    std = np.where(two, np.abs((a - b) / 2), std)
+        return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)

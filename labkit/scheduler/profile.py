@@ -1,0 +1,172 @@
+"""Scheduler profiles: the default plugin set, and profiles built from a real
+``kubescheduler.config.k8s.io/v1`` ``KubeSchedulerConfiguration``.
+
+Upstream: ``pkg/scheduler/apis/config/v1/default_plugins.go`` (the MultiPoint list and
+weights, and ``mergePluginSet`` for enable/disable) and ``pkg/scheduler/apis/config/v1/defaults.go``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from labkit.errors import ManifestError
+from labkit.scheduler.framework import Plugin
+from labkit.scheduler.plugins.imagelocality import ImageLocality
+from labkit.scheduler.plugins.nodeaffinity import NodeAffinity
+from labkit.scheduler.plugins.noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
+from labkit.scheduler.plugins.simple import NodeName, NodePorts, NodeUnschedulable
+from labkit.scheduler.plugins.tainttoleration import TaintToleration
+
+__all__ = ["Profile", "default_profile", "profile_from_config", "REGISTRY", "DEFAULT_PLUGINS"]
+
+#: Plugins labkit implements, by upstream name.
+REGISTRY: dict[str, Callable[[dict[str, Any] | None], Plugin]] = {
+    "NodeUnschedulable": NodeUnschedulable,
+    "NodeName": NodeName,
+    "TaintToleration": TaintToleration,
+    "NodeAffinity": NodeAffinity,
+    "NodePorts": NodePorts,
+    "NodeResourcesFit": NodeResourcesFit,
+    "NodeResourcesBalancedAllocation": NodeResourcesBalancedAllocation,
+    "ImageLocality": ImageLocality,
+}
+
+#: default_plugins.go MultiPoint order with weights (None: the plugin does not score).
+#: Plugins with nothing to do in the model are listed for the record and skipped:
+#: SchedulingGates/PrioritySort (handled by the queue), the storage plugins without volumes,
+#: DynamicResources (scores 0 for pods without claims), DefaultPreemption (PostFilter),
+#: DefaultBinder and NodeDeclaredFeatures.
+DEFAULT_PLUGINS: list[tuple[str, int | None]] = [
+    ("SchedulingGates", None),
+    ("PrioritySort", None),
+    ("NodeUnschedulable", None),
+    ("NodeName", None),
+    ("TaintToleration", 3),
+    ("NodeAffinity", 2),
+    ("NodePorts", None),
+    ("NodeResourcesFit", 1),
+    ("VolumeRestrictions", None),
+    ("NodeVolumeLimits", None),
+    ("VolumeBinding", None),
+    ("VolumeZone", None),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
+    ("DynamicResources", 2),
+    ("DefaultPreemption", None),
+    ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
+    ("DefaultBinder", None),
+    ("NodeDeclaredFeatures", None),
+]
+
+
+@dataclass
+class Profile:
+    """One scheduling profile: ordered plugins, their score weights and the search percentage."""
+
+    name: str = "default-scheduler"
+    plugins: list[Plugin] = field(default_factory=list)
+    weights: dict[str, int] = field(default_factory=dict)
+    percentage_of_nodes_to_score: int = 0  # 0 = adaptive
+    filter_plugins: list[Plugin] = field(default_factory=list)
+    score_plugins: list[Plugin] = field(default_factory=list)
+    post_filter: bool = True  # DefaultPreemption enabled
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.filter_plugins = [p for p in self.plugins if p.has_filter]
+        self.score_plugins = [p for p in self.plugins if p.has_score and self.weights.get(p.name, 0) > 0]
+
+
+def _build(entries: list[tuple[str, int | None]], args: dict[str, dict[str, Any]],
+           score_disabled: set[str], score_weights: dict[str, int]) -> tuple[list[Plugin], dict[str, int]]:
+    plugins: list[Plugin] = []
+    weights: dict[str, int] = {}
+    for name, weight in entries:
+        factory = REGISTRY.get(name)
+        if factory is None:
+            continue
+        plugin = factory(args.get(name))
+        plugins.append(plugin)
+        if plugin.has_score and name not in score_disabled:
+            weights[name] = score_weights.get(name, weight if weight is not None else 1)
+    return plugins, weights
+
+
+def default_profile() -> Profile:
+    plugins, weights = _build(DEFAULT_PLUGINS, {}, set(), {})
+    return Profile(plugins=plugins, weights=weights)
+
+
+def profile_from_config(config: Any) -> Profile:
+    """Build the first profile of a ``KubeSchedulerConfiguration`` (dict, YAML text or path).
+
+    Supports what an operator changes in practice: ``percentageOfNodesToScore`` (global and
+    per profile), ``plugins.multiPoint``/``filter``/``score`` ``enabled``/``disabled`` (with
+    ``"*"``), per-plugin ``weight``, and ``pluginConfig`` args such as
+    ``NodeResourcesFitArgs.scoringStrategy`` (``LeastAllocated``, ``MostAllocated``,
+    ``RequestedToCapacityRatio``).
+    """
+    cfg = _load(config)
+    if cfg.get("kind") != "KubeSchedulerConfiguration" or not str(cfg.get("apiVersion", "")).startswith(
+            "kubescheduler.config.k8s.io/"):
+        raise ManifestError("kind", cfg.get("kind"),
+                            "expected apiVersion: kubescheduler.config.k8s.io/v1, kind: KubeSchedulerConfiguration")
+    profiles = cfg.get("profiles") or [{}]
+    prof = profiles[0] or {}
+    plugin_sets = prof.get("plugins") or {}
+    args = {pc["name"]: pc.get("args") or {} for pc in prof.get("pluginConfig") or []}
+    for name in args:
+        if name not in REGISTRY and name not in dict(DEFAULT_PLUGINS):
+            raise ManifestError("profiles[0].pluginConfig", name, f"unknown plugin {name!r}")
+
+    entries = list(DEFAULT_PLUGINS)
+    score_weights: dict[str, int] = {}
+    score_disabled: set[str] = set()
+    for point in ("multiPoint", "filter", "score"):
+        pset = plugin_sets.get(point) or {}
+        disabled = {p["name"] for p in pset.get("disabled") or []}
+        enabled = pset.get("enabled") or []
+        for p in enabled:
+            if p["name"] not in REGISTRY and p["name"] not in dict(DEFAULT_PLUGINS):
+                raise ManifestError(f"profiles[0].plugins.{point}.enabled", p["name"], "unknown plugin")
+            if p.get("weight") is not None:
+                score_weights[p["name"]] = int(p["weight"])
+        if point == "score":
+            score_disabled |= {n for n, _ in entries} if "*" in disabled else disabled
+            for p in enabled:
+                score_disabled.discard(p["name"])
+            continue
+        if point == "filter" and disabled:
+            # Disabling a plugin's filter keeps its score (if any): modelled by dropping the filter.
+            continue
+        # mergePluginSet: defaults minus disabled (all with "*"), re-configured ones in place, then the rest.
+        kept = [] if "*" in disabled else [(n, w) for n, w in entries if n not in disabled]
+        names = [n for n, _ in kept]
+        for p in enabled:
+            if p["name"] not in names:
+                kept.append((p["name"], p.get("weight")))
+        entries = kept
+    plugins, weights = _build(entries, args, score_disabled, score_weights)
+    filter_disabled = {p["name"] for p in (plugin_sets.get("filter") or {}).get("disabled") or []}
+    for p in plugins:
+        if p.name in filter_disabled or "*" in filter_disabled:
+            p.has_filter = False
+    pct = prof.get("percentageOfNodesToScore", cfg.get("percentageOfNodesToScore")) or 0
+    if not 0 <= int(pct) <= 100:
+        raise ManifestError("percentageOfNodesToScore", pct, "must be between 0 and 100")
+    return Profile(name=prof.get("schedulerName", "default-scheduler"), plugins=plugins, weights=weights,
+                   percentage_of_nodes_to_score=int(pct))
+
+
+def _load(config: Any) -> dict[str, Any]:
+    if isinstance(config, dict):
+        return config
+    from labkit.manifests import load_documents
+
+    docs = load_documents(config)
+    return docs[0]

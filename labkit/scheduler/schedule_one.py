@@ -1,0 +1,230 @@
+"""One scheduling cycle: PreFilter → Filter (round-robin, bounded search) → Score → select.
+
+Upstream: ``pkg/scheduler/schedule_one.go`` (``schedulePod``, ``findNodesThatFitPod``,
+``findNodesThatPassFilters``, ``numFeasibleNodesToFind``, ``prioritizeNodes``, ``selectHost``)
+and ``pkg/scheduler/framework/runtime/framework.go``. The result keeps everything the cycle
+saw, which :mod:`labkit.scheduler.explain` turns into a table.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labkit.scheduler.framework import Code, CycleContext, Plugin, Rejection
+from labkit.scheduler.nodetable import NodeTable
+from labkit.scheduler.podinfo import PodInfo
+from labkit.scheduler.profile import Profile
+
+__all__ = ["CycleResult", "ScheduleAlgorithm", "num_feasible_nodes_to_find"]
+
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+
+
+def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int = 0) -> int:
+    """How many feasible nodes to find before scoring (``numFeasibleNodesToFind``)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    pct = percentage
+    if pct == 0:
+        pct = 50 - num_all_nodes // 125
+        if pct < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND:
+            pct = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
+    num = num_all_nodes * pct // 100
+    return max(num, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+@dataclass
+class PluginScores:
+    """One score plugin's output over the scored nodes."""
+
+    name: str
+    weight: int
+    raw: np.ndarray
+    normalized: np.ndarray
+
+
+@dataclass
+class CycleResult:
+    """Everything one cycle decided, in node-row terms of the table it ran on.
+
+    Filter verdicts are kept compactly: ``first[i]`` is the index (into ``filters``) of the
+    plugin that rejected node row ``i`` first, -1 when the node passed and -2 when the cycle
+    never examined it; ``filters`` holds each plugin's name and rejections. Reasons are
+    materialized per node only when asked for.
+    """
+
+    pod: str
+    num_nodes: int
+    node_names: list[str]
+    feasible: np.ndarray
+    first: np.ndarray
+    filters: list[tuple[str, list[Rejection]]] = field(default_factory=list)
+    prefilter_message: str | None = None
+    scores: list[PluginScores] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    scored_rows: np.ndarray | None = None
+    totals: np.ndarray | None = None
+    chosen: int | None = None
+    ties: list[int] = field(default_factory=list)
+
+    @property
+    def chosen_name(self) -> str | None:
+        return None if self.chosen is None else self.node_names[self.chosen]
+
+    def failed_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.first >= 0)
+
+    def reasons(self, i: int) -> list[str]:
+        """Reasons of the first plugin that rejected node row ``i`` ([] if it passed)."""
+        k = int(self.first[i])
+        if k < 0:
+            return []
+        return [r.reason for r in self.filters[k][1] if r.mask[i]]
+
+    def failed_plugin(self, i: int) -> str | None:
+        k = int(self.first[i])
+        return self.filters[k][0] if k >= 0 else None
+
+    def code(self, i: int) -> Code:
+        k = int(self.first[i])
+        if k < 0:
+            return Code.Success
+        for r in self.filters[k][1]:
+            if r.mask[i] and (bool(r.unresolvable[i]) if isinstance(r.unresolvable, np.ndarray)
+                              else bool(r.unresolvable)):
+                return Code.UnschedulableAndUnresolvable
+        return Code.Unschedulable
+
+    def reason_counts(self) -> dict[str, int]:
+        """Nodes per distinct reason, as the FailedScheduling message counts them."""
+        counts: dict[str, int] = {}
+        for k, (_, rejections) in enumerate(self.filters):
+            owned = self.first == k
+            if not owned.any():
+                continue
+            for r in rejections:
+                c = int(np.count_nonzero(r.mask & owned))
+                if c:
+                    counts[r.reason] = counts.get(r.reason, 0) + c
+        return counts
+
+
+class ScheduleAlgorithm:
+    """The per-profile scheduling algorithm, carrying ``nextStartNodeIndex`` between cycles."""
+
+    def __init__(self, profile: Profile, rng: random.Random) -> None:
+        self.profile = profile
+        self.rng = rng
+        self.next_start_node_index = 0
+
+    def filter_all(self, ctx: CycleContext, skip: set[str]) -> tuple[np.ndarray, list[tuple[Plugin, list]]]:
+        """Run every filter on every node; return the first-failing-plugin index per node (-1 = pass)."""
+        n = ctx.table.n
+        first = np.full(n, -1, dtype=np.int64)
+        results: list[tuple[Plugin, list]] = []
+        for k, plugin in enumerate(self.profile.filter_plugins):
+            if plugin.name in skip:
+                results.append((plugin, []))
+                continue
+            rejections = plugin.filter(ctx)
+            results.append((plugin, rejections))
+            if rejections:
+                mask = np.zeros(n, dtype=bool)
+                for r in rejections:
+                    mask |= r.mask
+                first[mask & (first < 0)] = k
+        return first, results
+
+    def schedule(self, ctx: CycleContext, *, all_nodes: bool = False, dry_run: bool = False) -> CycleResult:
+        """Run one cycle for ``ctx.pod`` (``all_nodes``: the teaching view that scores every node)."""
+        t = ctx.table
+        n = t.n
+        res = CycleResult(pod=ctx.pod.key, num_nodes=n, node_names=list(t.names),
+                          feasible=np.zeros(0, dtype=np.int64), first=np.full(n, -2, dtype=np.int64))
+        if n == 0:
+            res.prefilter_message = "no nodes available to schedule pods"
+            return res
+        # -- PreFilter ------------------------------------------------------------------
+        skip: set[str] = set()
+        allowed: np.ndarray | None = None
+        for plugin in self.profile.filter_plugins:
+            if not plugin.has_pre_filter:
+                continue
+            pf = plugin.pre_filter(ctx)
+            if pf is None:
+                continue
+            if pf.skip:
+                skip.add(plugin.name)
+            if pf.reject is not None:
+                res.prefilter_message = pf.reject
+                unresolvable = pf.code == Code.UnschedulableAndUnresolvable
+                res.filters = [(plugin.name, [Rejection(pf.reject, np.ones(n, dtype=bool), unresolvable)])]
+                res.first[:] = 0
+                return res
+            if pf.node_names is not None:
+                mask = np.array([nm in pf.node_names for nm in t.names], dtype=bool)
+                allowed = mask if allowed is None else allowed & mask
+        # -- Filter ---------------------------------------------------------------------
+        first, results = self.filter_all(ctx, skip)
+        res.filters = [(p.name, rej) for p, rej in results]
+        order = t.order
+        if allowed is not None:
+            # Nodes outside the PreFilter result never reach Filter (framework.go).
+            msg = "node(s) didn't satisfy plugin(s) [NodeAffinity]"
+            res.filters.append(("NodeAffinity", [Rejection(msg, ~allowed, True)]))
+            res.first[~allowed] = len(res.filters) - 1
+            order = order[allowed[order]]
+        m = len(order)
+        if m == 0:
+            return res
+        to_find = m if all_nodes else num_feasible_nodes_to_find(m, self.profile.percentage_of_nodes_to_score)
+        if not self.profile.score_plugins and not all_nodes:
+            to_find = 1
+        start = self.next_start_node_index % m
+        rotated = np.concatenate([order[start:], order[:start]])
+        passing = first[rotated] < 0
+        cum = np.cumsum(passing)
+        if cum[-1] >= to_find:
+            processed = int(np.searchsorted(cum, to_find)) + 1
+        else:
+            processed = m
+        evaluated = rotated[:processed]
+        if not dry_run:
+            self.next_start_node_index = (start + processed) % m
+        feasible = evaluated[first[evaluated] < 0]
+        res.first[evaluated] = first[evaluated]
+        res.feasible = feasible
+        if len(feasible) == 0:
+            return res
+        if len(feasible) == 1 and not all_nodes:
+            res.chosen = int(feasible[0])
+            res.ties = [res.chosen]
+            return res
+        # -- PreScore / Score / NormalizeScore ------------------------------------------
+        scored = np.asarray(order if all_nodes else feasible, dtype=np.int64)
+        totals = np.zeros(len(scored), dtype=np.int64)
+        for plugin in self.profile.score_plugins:
+            if not plugin.pre_score(ctx, scored):
+                res.skipped.append(plugin.name)
+                continue
+            raw = np.asarray(plugin.score(ctx, scored), dtype=np.int64)
+            norm = np.asarray(plugin.normalize(ctx, raw), dtype=np.int64)
+            weight = self.profile.weights[plugin.name]
+            res.scores.append(PluginScores(plugin.name, weight, raw, norm))
+            totals += norm * weight
+        if not self.profile.score_plugins:
+            totals[:] = 1
+        res.totals = totals
+        res.feasible = feasible
+        cand = totals if not all_nodes else np.where(first[scored] < 0, totals, np.iinfo(np.int64).min)
+        best = cand.max()
+        ties = [int(scored[i]) for i in np.flatnonzero(cand == best)] if (cand > np.iinfo(np.int64).min).any() else []
+        res.scored_rows = scored
+        res.ties = ties
+        if ties:
+            res.chosen = ties[0] if len(ties) == 1 else ties[self.rng.randrange(len(ties))]
+        return res

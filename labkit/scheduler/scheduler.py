@@ -1,0 +1,257 @@
+"""kube-scheduler as a SimPy process: watch pods and nodes, schedule one pod at a time, bind.
+
+Upstream: ``pkg/scheduler/scheduler.go``, ``schedule_one.go`` (``ScheduleOne``,
+``handleSchedulingFailure``), ``eventhandlers.go`` and the FitError message in
+``pkg/scheduler/framework/types.go``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from labkit.api.store import WatchEvent, timestamp
+from labkit.scheduler.framework import CycleContext
+from labkit.scheduler.nodetable import NodeTable
+from labkit.scheduler.podinfo import PodInfo
+from labkit.scheduler.preemption import preempt
+from labkit.scheduler.profile import Profile
+from labkit.scheduler.queue import SchedulingQueue
+from labkit.scheduler.schedule_one import CycleResult, ScheduleAlgorithm
+
+if TYPE_CHECKING:
+    import simpy
+
+    from labkit.api.events import EventRecorder
+    from labkit.api.store import APIStore
+
+__all__ = ["Scheduler", "failed_scheduling_message", "CYCLE_SECONDS"]
+
+#: Simulated time from popping a pod to its binding landing (a real cycle takes milliseconds).
+CYCLE_SECONDS = 0.005
+#: The DynamicResources PostFilter's message for pods without claims (it runs before preemption).
+DRA_POSTFILTER = "no new claims to deallocate"
+
+
+def failed_scheduling_message(result: CycleResult, post_filter: list[str]) -> str:
+    """``FitError.Error()``: ``0/N nodes are available: <sorted counts>.`` plus PostFilter messages."""
+    n = result.num_nodes
+    if result.prefilter_message is not None and not result.filters:
+        head = f"0/{n} nodes are available: {result.prefilter_message}."
+    elif result.prefilter_message is not None:
+        head = f"0/{n} nodes are available: {result.prefilter_message}."
+    else:
+        parts = sorted(f"{c} {r}" for r, c in result.reason_counts().items())
+        head = f"0/{n} nodes are available: {', '.join(parts)}."
+    tail = ", ".join(m for m in post_filter if m)
+    return f"{head} {tail}" if tail else head
+
+
+class Scheduler:
+    """The default scheduler of one simulated cluster."""
+
+    def __init__(self, env: simpy.Environment, store: APIStore, recorder: EventRecorder, profile: Profile,
+                 rng: random.Random, cluster: Any = None) -> None:
+        self.env = env
+        self.store = store
+        self.recorder = recorder
+        self.profile = profile
+        self.cluster = cluster
+        self.table = NodeTable()
+        self.algorithm = ScheduleAlgorithm(profile, rng)
+        self.queue = SchedulingQueue(env)
+        self.records: dict[str, CycleResult] = {}  # pod uid -> its latest cycle
+        self.attempts = 0
+        self._assumed: dict[str, int] = {}  # pod uid -> node row, between Reserve and Bind
+        self._bound: dict[str, tuple[str, PodInfo]] = {}  # pod uid -> (node name, info)
+        store.watch("Node", self._on_node)
+        store.watch("Pod", self._on_pod)
+        env.process(self._run())
+
+    # -- informers -----------------------------------------------------------------------
+    def _on_node(self, ev: WatchEvent) -> None:
+        name = ev.object["metadata"]["name"]
+        if ev.type == "DELETED":
+            if name in self.table.index:
+                self.table.remove_node(name)
+        else:
+            old = self.table.nodes[self.table.index[name]] if name in self.table.index else None
+            if old is not None and _node_sched_view(old) == _node_sched_view(ev.object):
+                self.table.nodes[self.table.index[name]] = ev.object
+                return  # a status heartbeat: nothing the scheduler reads changed
+            self.table.set_node(ev.object)
+        self.queue.move_all("Node" + ev.type.title())
+
+    def _responsible(self, pod: dict[str, Any]) -> bool:
+        return (pod.get("spec") or {}).get("schedulerName", "default-scheduler") == self.profile.name
+
+    def _on_pod(self, ev: WatchEvent) -> None:
+        pod = ev.object
+        uid = pod["metadata"]["uid"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        if ev.type == "DELETED":
+            self.queue.remove(uid)
+            self._forget(uid)
+            self.queue.move_all("PodDelete")
+            return
+        if node:
+            if uid in self._assumed:
+                return  # our own binding landing; already accounted at Reserve
+            if uid not in self._bound:
+                self._account(uid, node, PodInfo.from_pod(pod))
+            elif pod["metadata"].get("labels") != (ev.old or {}).get("metadata", {}).get("labels") or \
+                    bool(pod["metadata"].get("deletionTimestamp")) != self._bound[uid][1].terminating:
+                self._forget(uid)
+                self._account(uid, node, PodInfo.from_pod(pod))
+            return
+        if not self._responsible(pod) or pod["metadata"].get("deletionTimestamp"):
+            return
+        info = PodInfo.from_pod(pod)
+        if info.scheduling_gates:
+            if ev.type == "ADDED" or not _gated(ev.old):
+                self._mark_gated(pod)
+            self.queue.remove(uid)
+            return
+        if ev.type == "ADDED":
+            self.queue.add(info)
+        elif ev.old is not None and (ev.old.get("spec") != pod.get("spec")
+                                     or ev.old["metadata"].get("labels") != pod["metadata"].get("labels")):
+            self.queue.update(info)
+
+    def _account(self, uid: str, node: str, info: PodInfo) -> None:
+        i = self.table.index.get(node)
+        if i is None:
+            return
+        self.table.add_pod(i, info)
+        self._bound[uid] = (node, info)
+
+    def _forget(self, uid: str) -> None:
+        bound = self._bound.pop(uid, None)
+        self._assumed.pop(uid, None)
+        if bound is not None and bound[0] in self.table.index:
+            self.table.remove_pod(self.table.index[bound[0]], bound[1])
+
+    def _mark_gated(self, pod: dict[str, Any]) -> None:
+        msg = "Scheduling is blocked due to non-empty scheduling gates"
+        self._set_condition(pod, "False", "SchedulingGated", msg)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _run(self):
+        while True:
+            entry = self.queue.pop()
+            if entry is None:
+                yield self.queue.wait()
+                continue
+            pod = self.store.get("Pod", entry.info.name, entry.info.namespace)
+            if pod is None or pod["metadata"]["uid"] != entry.info.uid or (pod.get("spec") or {}).get("nodeName"):
+                self.queue.remove(entry.info.uid)
+                continue
+            yield from self._schedule_one(entry)
+
+    def _schedule_one(self, entry):
+        info = entry.info
+        ctx = CycleContext(pod=info, table=self.table, cluster=self.cluster)
+        self.attempts += 1
+        result = self.algorithm.schedule(ctx)
+        self.records[info.uid] = result
+        if result.chosen is not None:
+            row = result.chosen
+            node = self.table.names[row]
+            # Reserve/assume: account the pod now so the next cycle sees it (cache.AssumePod).
+            self.table.add_pod(row, info)
+            self._assumed[info.uid] = row
+            self._bound[info.uid] = (node, info)
+            self.queue.remove(info.uid)
+            yield self.env.timeout(CYCLE_SECONDS)
+            self._bind(info, node)
+            return
+        post = [DRA_POSTFILTER] if self.profile.post_filter else []
+        outcome = preempt(self.algorithm, ctx, result) if self.profile.post_filter else None
+        nominated = None
+        if outcome is not None and outcome.node is not None:
+            nominated = self.table.names[outcome.node]
+            post = []  # PostFilter succeeded: FitError carries no PostFilter message
+        elif outcome is not None:
+            post.append(outcome.message)
+        message = failed_scheduling_message(result, post)
+        pod = self.store.get("Pod", info.name, info.namespace)
+        if pod is not None:
+            self.recorder.emit(pod, "Warning", "FailedScheduling", message, "default-scheduler")
+            self._set_condition(pod, "False", "Unschedulable", message, nominated=nominated)
+        if nominated is not None:
+            for victim in outcome.victims:
+                self._evict(victim, info, nominated)
+            self.queue.requeue(entry)
+        else:
+            self.queue.park(entry, {result.failed_plugin(int(i)) or "" for i in result.failed_rows()[:1]})
+        yield self.env.timeout(CYCLE_SECONDS)
+
+    def _evict(self, victim: PodInfo, preemptor: PodInfo, node: str) -> None:
+        pod = self.store.get("Pod", victim.name, victim.namespace)
+        if pod is None:
+            return
+        self.recorder.emit(pod, "Normal", "Preempted",
+                           f"Preempted by pod {preemptor.uid} on node {node}", "default-scheduler")
+        if self.cluster is not None:
+            self.cluster._delete_pod(victim.namespace, victim.name, reason="Preempted")
+
+    def _bind(self, info: PodInfo, node: str) -> None:
+        pod = self.store.get("Pod", info.name, info.namespace)
+        self._assumed.pop(info.uid, None)
+        if pod is None or pod["metadata"]["uid"] != info.uid or node not in self.table.index:
+            self._forget(info.uid)
+            return
+        now = timestamp(self.env.now)
+
+        def bind(p: dict[str, Any]) -> None:
+            # The binding subresource sets spec.nodeName and PodScheduled=True (pkg/registry/core/pod).
+            p["spec"]["nodeName"] = node
+            status = p.setdefault("status", {})
+            status.pop("nominatedNodeName", None)
+            _upsert_condition(status, {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                                       "lastTransitionTime": now})
+
+        bound = self.store.update("Pod", info.name, info.namespace, bind)
+        self.recorder.emit(bound, "Normal", "Scheduled",
+                           f"Successfully assigned {info.namespace}/{info.name} to {node}", "default-scheduler")
+
+    def _set_condition(self, pod: dict[str, Any], status: str, reason: str, message: str,
+                       nominated: str | None = None) -> None:
+        now = timestamp(self.env.now)
+        current = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                        if c.get("type") == "PodScheduled"), None)
+        same = current is not None and current.get("status") == status and current.get("reason") == reason \
+            and current.get("message") == message
+        if same and (nominated is None or (pod.get("status") or {}).get("nominatedNodeName") == nominated):
+            return
+
+        def mutate(p: dict[str, Any]) -> None:
+            st = p.setdefault("status", {})
+            _upsert_condition(st, {"type": "PodScheduled", "status": status, "lastProbeTime": None,
+                                   "lastTransitionTime": now, "reason": reason, "message": message})
+            if nominated is not None:
+                st["nominatedNodeName"] = nominated
+
+        self.store.update("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], mutate)
+
+
+def _upsert_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
+    conds = status.setdefault("conditions", [])
+    for k, c in enumerate(conds):
+        if c.get("type") == cond["type"]:
+            if c.get("status") == cond["status"]:
+                cond["lastTransitionTime"] = c.get("lastTransitionTime", cond["lastTransitionTime"])
+            conds[k] = cond
+            return
+    conds.append(cond)
+
+
+def _gated(pod: dict[str, Any] | None) -> bool:
+    return bool(pod and (pod.get("spec") or {}).get("schedulingGates"))
+
+
+def _node_sched_view(node: dict[str, Any]) -> tuple:
+    """The parts of a Node the scheduler reads (heartbeats and conditions do not matter)."""
+    status = node.get("status") or {}
+    return (node["metadata"].get("labels"), node.get("spec"), status.get("allocatable"),
+            status.get("capacity"), status.get("images"))
