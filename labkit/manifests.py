@@ -50,7 +50,7 @@ def load_documents(source: Any) -> list[dict[str, Any]]:
     if isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and len(source) < 4096 and _looks_like_path(source)
     ):
-        path = Path(source)
+        path = _resolve(Path(source))
         if not path.is_file():
             raise ManifestError("", str(source), "no such manifest file")
         if path.stat().st_size > MAX_BYTES:
@@ -84,6 +84,18 @@ def load_documents(source: Any) -> list[dict[str, Any]]:
     if not out:
         raise ManifestError("", source if not isinstance(source, str) else source[:80], "no documents found")
     return out
+
+
+#: The repository (or source tree) root: relative paths such as ``data/manifests/x.yaml`` that do
+#: not exist from the working directory are looked up here, so the same call works from the repo
+#: root and from a notebook in ``notebooks/`` or ``notebooks/solutions/``.
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _resolve(path: Path) -> Path:
+    if path.is_file() or path.is_absolute():
+        return path
+    return ROOT / path if (ROOT / path).is_file() else path
 
 
 def _looks_like_path(text: str) -> bool:
