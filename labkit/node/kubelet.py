@@ -18,7 +18,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.store import WatchEvent, timestamp
-from labkit.node.images import image_size, pull_seconds
+from labkit.node.images import REGISTRY_RTT, image_size, pull_seconds
 from labkit.scheduler.podinfo import normalized_image_name
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ class Kubelets:
         self._running: set[str] = set()  # pod uids with a worker
         self._pod_cidr: dict[str, int] = {}
         self._next_ip: dict[str, int] = {}
+        self._pullers: dict[str, simpy.Resource] = {}
         store.watch("Pod", self._on_pod)
         store.watch("Node", self._on_node)
 
@@ -96,6 +97,13 @@ class Kubelets:
         self.env.process(self._sync_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
 
     # -- helpers --------------------------------------------------------------------------
+    def _puller(self, node: str) -> simpy.Resource:
+        if node not in self._pullers:
+            import simpy
+
+            self._pullers[node] = simpy.Resource(self.env, capacity=1)
+        return self._pullers[node]
+
     def _jitter(self, base: float) -> float:
         return round(base * (0.8 + 0.4 * self.rng.random()), 4)
 
@@ -238,20 +246,25 @@ class Kubelets:
             return False
         if policy == "Always" or key not in cache:
             self._event(pod, "Pulling", f'Pulling image "{image}"', node, c["name"])
-            cached = key in cache
-            # With a cached image, Always only re-checks the manifest: a registry round trip.
-            seconds = self._jitter(pull_seconds(image) if not cached else 0.4)
-            yield env.timeout(seconds)
+            asked = env.now
+            # serializeImagePulls defaults to true: one pull at a time per node, in request order.
+            with self._puller(node).request() as turn:
+                yield turn
+                # Layers already on the node (cached, or pulled while we waited) only cost the
+                # registry round trip that checks the manifest.
+                seconds = self._jitter(pull_seconds(image) if key not in cache else REGISTRY_RTT)
+                yield env.timeout(seconds)
+                cached = key in cache
+                cache[key] = cache.get(key) or image_size(image)
             pod = self._current(ns, name, uid)
             if pod is None:
                 self._running.discard(uid)
                 return False
-            size = cache.get(key) or image_size(image)
-            took = go_duration(seconds)
-            self._event(pod, "Pulled", f'Successfully pulled image "{image}" in {took} ({took} including '
+            size = cache[key]
+            took, waited = go_duration(seconds), go_duration(env.now - asked)
+            self._event(pod, "Pulled", f'Successfully pulled image "{image}" in {took} ({waited} including '
                         f"waiting). Image size: {size} bytes.", node, c["name"])
             if not cached:
-                cache[key] = size
                 self._record_image(node, key, size)
         else:
             self._event(pod, "Pulled", f'Container image "{image}" already present on machine and can be '

@@ -57,7 +57,7 @@ class NodeTable:
         self.pods: list[dict[str, PodInfo]] = []  # pod uid -> PodInfo, per node
         self.used_ports: list[dict[tuple[str, str, int], int]] = []
         self.nodes: list[dict[str, Any]] = []
-        self.order = np.zeros(0, dtype=np.int64)
+        self._order: np.ndarray | None = None
         self._label_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._label_ints: dict[str, np.ndarray] = {}
         self._taint_sig: tuple[np.ndarray, list[tuple[tuple[str, str, str], ...]]] | None = None
@@ -148,7 +148,24 @@ class NodeTable:
         self._label_ints.clear()
         self._taint_sig = None
         self._image_cols.clear()
-        self.order = self._zone_interleaved_order()
+        self._order = None
+
+    def set_images(self, i: int, node: dict[str, Any]) -> None:
+        """Refresh only a node's image list (the kubelet reports pulls); other caches stay valid."""
+        self.nodes[i] = node
+        imgs: dict[str, int] = {}
+        for img in (node.get("status") or {}).get("images") or []:
+            for nm in img.get("names") or []:
+                imgs[normalized_image_name(nm)] = int(img.get("sizeBytes", 0))
+        self.images[i] = imgs
+        self._image_cols.clear()
+
+    @property
+    def order(self) -> np.ndarray:
+        """Node rows in the scheduler's iteration order (computed lazily after node changes)."""
+        if self._order is None:
+            self._order = self._zone_interleaved_order()
+        return self._order
 
     def _zone_interleaved_order(self) -> np.ndarray:
         # node_tree.go: zones in order of first appearance; list() takes one node per zone in turn.

@@ -75,10 +75,14 @@ class Scheduler:
             if name in self.table.index:
                 self.table.remove_node(name)
         else:
-            old = self.table.nodes[self.table.index[name]] if name in self.table.index else None
+            row = self.table.index.get(name)
+            old = self.table.nodes[row] if row is not None else None
             if old is not None and _node_sched_view(old) == _node_sched_view(ev.object):
-                self.table.nodes[self.table.index[name]] = ev.object
-                return  # a status heartbeat: nothing the scheduler reads changed
+                if (old.get("status") or {}).get("images") != (ev.object.get("status") or {}).get("images"):
+                    self.table.set_images(row, ev.object)  # a pull finished: only ImageLocality cares
+                else:
+                    self.table.nodes[row] = ev.object  # a status heartbeat: nothing the scheduler reads
+                return
             self.table.set_node(ev.object)
         self.queue.move_all("Node" + ev.type.title())
 
@@ -254,4 +258,4 @@ def _node_sched_view(node: dict[str, Any]) -> tuple:
     """The parts of a Node the scheduler reads (heartbeats and conditions do not matter)."""
     status = node.get("status") or {}
     return (node["metadata"].get("labels"), node.get("spec"), status.get("allocatable"),
-            status.get("capacity"), status.get("images"))
+            status.get("capacity"))
