@@ -10,7 +10,10 @@ informer's event handler only enqueues work.
 
 from __future__ import annotations
 
-import copy
+import functools
+import math
+import functools
+import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,11 +41,19 @@ def clone(value: Any) -> Any:
 
 
 def timestamp(seconds: float, micro: bool = False) -> str:
-    """RFC 3339 time of simulated second ``seconds`` (``metav1.Time`` or ``MicroTime`` form)."""
-    t = EPOCH + timedelta(seconds=seconds)
+    """RFC 3339 time of simulated second ``seconds`` (``metav1.Time`` or ``MicroTime`` form).
+
+    ``metav1.Time`` keeps whole seconds (it truncates, as ``Time.MarshalJSON`` does), so the
+    common form is memoized per second: a run stamps every status change.
+    """
     if micro:
-        return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _whole_second(math.floor(seconds))
+
+
+@functools.lru_cache(maxsize=4096)
+def _whole_second(second: int) -> str:
+    return (EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -161,11 +172,28 @@ class APIStore:
         mutate(new)
         return self.replace(new)
 
+    def update_status(self, kind: str, name: str, namespace: str | None,
+                      mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Copy-on-write write to the ``status`` subresource: ``mutate`` edits a copy of ``status``.
+
+        As ``PUT .../status`` cannot change ``spec`` (``registry/core/pod/strategy.go``,
+        ``podStatusStrategy.PrepareForUpdate``), the new version shares ``spec`` with the old
+        one instead of copying it; only ``status`` (and the metadata the store stamps) is new.
+        The kubelet writes status several times per pod, so this is the hot write path.
+        """
+        old = self._objects[self.key(kind, name, namespace)]
+        new = dict(old)
+        new["metadata"] = dict(old["metadata"])
+        new["status"] = clone(old.get("status") or {})
+        mutate(new["status"])
+        return self.replace(new, spec_changed=False)
+
     def delete(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         key = self.key(kind, name, namespace)
         obj = self._objects.pop(key)
         del self._by_kind[key[0]][key]
-        self._revision += 1
+        # The DELETED watch event carries the object at the revision of its deletion (etcd3 watcher).
+        obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": self._next_rv()}}
         self._notify(WatchEvent("DELETED", key[0], obj))
         return obj
 

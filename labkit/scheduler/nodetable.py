@@ -158,7 +158,8 @@ class NodeTable:
             for nm in img.get("names") or []:
                 imgs[normalized_image_name(nm)] = int(img.get("sizeBytes", 0))
         self.images[i] = imgs
-        self._image_cols.clear()
+        for image, col in self._image_cols.items():
+            col[i] = imgs.get(image, 0)
 
     @property
     def order(self) -> np.ndarray:
