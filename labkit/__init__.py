@@ -6,12 +6,12 @@ same YAML you would ``kubectl apply``, on an Alibaba-Cloud-flavoured set of ECS 
 Public API
 ==========
 
-================================  ================================================
-``Cluster``                       the simulated cluster (apply, run, get, list, delete, events, explain)
-``ManifestError``                 raised for a manifest the API server would refuse (``.path``, ``.value``, ``.reason``)
-``KUBERNETES_VERSION``            the Kubernetes minor the lab follows
-``RealCluster``                   the same calls on a real cluster (official ``kubernetes`` client; imported lazily)
-================================  ================================================
+======================  ==============================================================================
+``Cluster``             the simulated cluster (apply, run, get, list, delete, events, explain)
+``ManifestError``       a manifest the API server would refuse (``.path``, ``.value``, ``.reason``)
+``KUBERNETES_VERSION``  the Kubernetes minor the lab follows
+``RealCluster``         the same calls on a real cluster (``kubernetes`` client, imported lazily)
+======================  ==============================================================================
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import functools
-import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

@@ -26,8 +26,7 @@ def _container_requests(c: dict[str, Any]) -> dict[str, int]:
 
 def _nonzero(req: dict[str, int]) -> tuple[int, int]:
     """(cpu, memory) with the 100m/200Mi stand-ins for *absent* keys (an explicit 0 stays 0)."""
-    return (req["cpu"] if "cpu" in req else DEFAULT_MILLI_CPU,
-            req["memory"] if "memory" in req else DEFAULT_MEMORY)
+    return req.get("cpu", DEFAULT_MILLI_CPU), req.get("memory", DEFAULT_MEMORY)
 
 
 def pod_requests(spec: dict[str, Any], *, non_zero: bool = False) -> dict[str, int]:
