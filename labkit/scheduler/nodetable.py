@@ -12,6 +12,7 @@ scheduler iterates in, which upstream's node tree interleaves by zone
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,12 +26,14 @@ __all__ = ["NodeTable", "BASE_RESOURCES", "zone_key"]
 #: Columns every table has; extended resources (``example.com/gpu``, hugepages) are appended.
 BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
 
-ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
-REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+# utilnode.GetZoneKey reads the deprecated beta labels first.
+ZONE_LABELS = ("failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone")
+REGION_LABELS = ("failure-domain.beta.kubernetes.io/region", "topology.kubernetes.io/region")
 
 
 def zone_key(labels: dict[str, str]) -> str:
-    """``utilnode.GetZoneKey``: region and zone joined, or "" when the node has neither."""
+    """``utilnode.GetZoneKey`` (``component-helpers/node/topology``): region and zone joined, or ""
+    when the node has neither."""
     region = next((labels[k] for k in REGION_LABELS if k in labels), "")
     zone = next((labels[k] for k in ZONE_LABELS if k in labels), "")
     if not region and not zone:
@@ -58,6 +61,7 @@ class NodeTable:
         self.used_ports: list[dict[tuple[str, str, int], int]] = []
         self.nodes: list[dict[str, Any]] = []
         self._order: np.ndarray | None = None
+        self._zones: dict[str, list[str]] = {}  # node_tree.go: zone key -> node names, zones in order
         self._label_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._label_ints: dict[str, np.ndarray] = {}
         self._taint_sig: tuple[np.ndarray, list[tuple[tuple[str, str, str], ...]]] | None = None
@@ -97,6 +101,7 @@ class NodeTable:
         """Add a node or refresh its node-level facts (labels, taints, allocatable, images)."""
         name = node["metadata"]["name"]
         i = self.index.get(name)
+        old_zone = None if i is None else zone_key(self.labels[i])
         if i is None:
             i = self.n
             if i >= self._cap:
@@ -119,6 +124,13 @@ class NodeTable:
         spec = node.get("spec") or {}
         self.unschedulable[i] = bool(spec.get("unschedulable"))
         self.labels[i] = dict(node["metadata"].get("labels") or {})
+        zone = zone_key(self.labels[i])
+        if zone != old_zone:
+            # node_tree.go updateNode: a node whose zone changed leaves its old zone and joins the
+            # end of the new one (addNode appends; a new zone goes after the existing ones).
+            if old_zone is not None:
+                self._leave_zone(name, old_zone)
+            self._zones.setdefault(zone, []).append(name)
         self.taints[i] = list(spec.get("taints") or [])
         imgs: dict[str, int] = {}
         for img in status.get("images") or []:
@@ -128,9 +140,16 @@ class NodeTable:
         self._invalidate()
         return i
 
+    def _leave_zone(self, name: str, zone: str) -> None:
+        members = self._zones[zone]
+        members.remove(name)
+        if not members:
+            del self._zones[zone]  # removeZone: a zone that comes back later goes last
+
     def remove_node(self, name: str) -> None:
         """Drop a node: rows are compacted (rare operation, O(N))."""
         i = self.index.pop(name)
+        self._leave_zone(name, zone_key(self.labels[i]))
         keep = [j for j in range(self.n) if j != i]
         n = self.n
         for attr in ("alloc", "requested", "nonzero", "unschedulable"):
@@ -169,12 +188,9 @@ class NodeTable:
         return self._order
 
     def _zone_interleaved_order(self) -> np.ndarray:
-        # node_tree.go: zones in order of first appearance; list() takes one node per zone in turn.
-        zones: dict[str, list[int]] = {}
-        for i, labels in enumerate(self.labels):
-            zones.setdefault(zone_key(labels), []).append(i)
+        # node_tree.go list(): one node from each zone in turn, zones in their tree order.
+        lists = [[self.index[nm] for nm in members] for members in self._zones.values()]
         out: list[int] = []
-        lists = list(zones.values())
         depth = 0
         while len(out) < self.n:
             for members in lists:
@@ -229,10 +245,8 @@ class NodeTable:
             for i, labels in enumerate(self.labels):
                 v = labels.get(key)
                 if v is not None:
-                    try:
+                    with contextlib.suppress(ValueError):  # not an integer: Gt/Lt never match it
                         hit[i] = int(v)
-                    except ValueError:
-                        pass
             self._label_ints[key] = hit
         return hit
 

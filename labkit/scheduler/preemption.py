@@ -3,128 +3,166 @@
 Upstream: ``pkg/scheduler/framework/plugins/defaultpreemption/default_preemption.go`` and
 ``pkg/scheduler/framework/preemption/preemption.go``. A node can be a candidate only when its
 filter status was ``Unschedulable`` (not ``...AndUnresolvable``) and it holds pods of lower
-priority; the dry run removes all of them, checks the filters, then reprieves victims from
-the highest priority down while the pod still fits (``SelectVictimsOnNode``). The winner is
-chosen by ``pickOneNodeForPreemption``'s criteria. PodDisruptionBudgets are not modelled.
+priority; the dry run removes all of them from that node, checks the filters, then reprieves
+victims from the most important down while the pod still fits (``SelectVictimsOnNode``). The
+winner is chosen by ``pickOneNodeForPreemption``'s criteria. PodDisruptionBudgets are not
+modelled, and nominated pods are not added back when other pods are filtered.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from labkit.api.store import EPOCH
 from labkit.scheduler.framework import Code, CycleContext
 from labkit.scheduler.nodetable import NodeTable
 from labkit.scheduler.podinfo import PodInfo
 
-__all__ = ["PreemptionOutcome", "preempt", "NOT_HELPFUL", "NO_VICTIMS"]
+if TYPE_CHECKING:
+    from labkit.scheduler.schedule_one import CycleResult, ScheduleAlgorithm
+
+__all__ = ["PreemptionOutcome", "preempt", "NOT_HELPFUL", "NO_VICTIMS", "NOT_ELIGIBLE_NEVER",
+           "NOT_ELIGIBLE_TERMINATING"]
 
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
+# default_preemption.go PodEligibleToPreemptOthers
+NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."
+NOT_ELIGIBLE_TERMINATING = "not eligible due to a terminating pod on the nominated node."
 
 
 @dataclass
 class PreemptionOutcome:
-    """Either a node with victims to evict, or the per-node verdicts for the message."""
+    """Either a node with victims to evict, or the PostFilter message when preemption cannot help.
+
+    ``clears_nomination``: no candidate was found, so the pod's ``status.nominatedNodeName`` is
+    cleared (``NewPostFilterResultWithNominatedNode("")``); an ineligible pod keeps it.
+    """
 
     node: int | None = None
     victims: list[PodInfo] = field(default_factory=list)
     message: str = ""
+    clears_nomination: bool = False
 
 
-def _view_without(table: NodeTable, rows: dict[int, list[PodInfo]]) -> NodeTable:
-    """A shallow copy of ``table`` with the given pods taken off their node rows."""
+def _view_without(table: NodeTable, i: int, pods: list[PodInfo]) -> NodeTable:
+    """A shallow copy of ``table`` with ``pods`` taken off node row ``i`` (``NodeInfo.Snapshot``)."""
     view = copy.copy(table)
     view.requested = table.requested.copy()
     view.nonzero = table.nonzero.copy()
     view.pods = list(table.pods)
     view.used_ports = list(table.used_ports)
-    for i, pods in rows.items():
-        view.pods[i] = dict(table.pods[i])
-        view.used_ports[i] = dict(table.used_ports[i])
-        for p in pods:
-            view.remove_pod(i, p)
+    view.pods[i] = dict(table.pods[i])
+    view.used_ports[i] = dict(table.used_ports[i])
+    for p in pods:
+        view.remove_pod(i, p)
     return view
 
 
-def _fits_on(algorithm, ctx: CycleContext, table: NodeTable, i: int) -> tuple[bool, list[str]]:
+def _filter_on(algorithm: ScheduleAlgorithm, ctx: CycleContext, table: NodeTable, i: int) -> list[str]:
+    """Reasons of the first filter that rejects node row ``i`` of ``table`` ([] when the pod fits)."""
     sub = CycleContext(pod=ctx.pod, table=table, cluster=ctx.cluster, state={})
     first, results = algorithm.filter_all(sub, set())
     k = int(first[i])
-    if k < 0:
-        return True, []
-    return False, [r.reason for r in results[k][1] if r.mask[i]]
+    return [] if k < 0 else [r.reason for r in results[k][1] if r.mask[i]]
 
 
-def preempt(algorithm, ctx: CycleContext, result) -> PreemptionOutcome:
-    """Run DefaultPreemption for a pod whose cycle found no feasible node."""
+def _terminating_by_preemption(p: PodInfo) -> bool:
+    """``podTerminatingByPreemption``: deleting, with DisruptionTarget=True reason PreemptionByScheduler."""
+    if not p.obj["metadata"].get("deletionTimestamp"):
+        return False
+    for cond in (p.obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "DisruptionTarget":
+            return cond.get("status") == "True" and cond.get("reason") == "PreemptionByScheduler"
+    return False
+
+
+def _start_time(p: PodInfo, ctx: CycleContext) -> float:
+    """``util.GetPodStartTime`` in simulated seconds: ``status.startTime``, or now for a pod that has
+    not started yet (assumed or just bound). Read from the live object: the kubelet sets it after bind."""
+    obj = p.obj
+    store = getattr(ctx.cluster, "store", None)
+    if store is not None:
+        obj = store.get("Pod", p.name, p.namespace) or obj
+    started = (obj.get("status") or {}).get("startTime")
+    if started:
+        return (datetime.fromisoformat(started.replace("Z", "+00:00")) - EPOCH).total_seconds()
+    return float(getattr(ctx.cluster, "now", math.inf))
+
+
+def preempt(algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult,
+            nominated_node: str | None = None) -> PreemptionOutcome:
+    """Run DefaultPreemption for a pod whose cycle found no feasible node.
+
+    ``nominated_node`` is the pod's current ``status.nominatedNodeName``: while a victim on it is
+    still terminating, the pod waits instead of preempting again (``PodEligibleToPreemptOthers``).
+    """
     pod = ctx.pod
+    table = ctx.table
     n = result.num_nodes
     if pod.preemption_policy == "Never":
-        return PreemptionOutcome(message="preemption: not eligible due to preemptionPolicy=Never.")
-    table = ctx.table
+        return PreemptionOutcome(message=f"preemption: {NOT_ELIGIBLE_NEVER}")
+    row = table.index.get(nominated_node or "")
+    if row is not None and result.code(row) != Code.UnschedulableAndUnresolvable and any(
+            p.priority < pod.priority and _terminating_by_preemption(p) for p in table.pods[row].values()):
+        return PreemptionOutcome(message=f"preemption: {NOT_ELIGIBLE_TERMINATING}")
     verdicts: dict[int, list[str]] = {}
-    lower: dict[int, list[PodInfo]] = {}
+    candidates: dict[int, list[PodInfo]] = {}
     for i in range(n):
         if result.code(i) != Code.Unschedulable:
+            # Absent from the dry run's NodeToStatus: SetAbsentNodesStatus(NOT_HELPFUL).
             verdicts[i] = [NOT_HELPFUL]
             continue
-        victims = [p for p in table.pods[i].values() if p.priority < pod.priority]
-        if not victims:
+        lower = [p for p in table.pods[i].values() if p.priority < pod.priority]
+        if not lower:
             verdicts[i] = [NO_VICTIMS]
-        else:
-            lower[i] = victims
-    candidates: dict[int, list[PodInfo]] = {}
-    if lower:
-        view = _view_without(table, lower)
-        sub = CycleContext(pod=pod, table=view, cluster=ctx.cluster, state={})
-        first, results = algorithm.filter_all(sub, set())
-        for i, victims in lower.items():
-            k = int(first[i])
-            if k >= 0:
-                verdicts[i] = [r.reason for r in results[k][1] if r.mask[i]]
-                continue
-            candidates[i] = _reprieve(algorithm, ctx, table, i, victims)
+            continue
+        # SelectVictimsOnNode: remove every lower-priority pod from this node only, then filter.
+        reasons = _filter_on(algorithm, ctx, _view_without(table, i, lower), i)
+        if reasons:
+            verdicts[i] = reasons
+            continue
+        candidates[i] = _reprieve(algorithm, ctx, i, lower)
     if candidates:
-        node = _pick_one(candidates, table)
+        node = _pick_one(candidates, ctx)
         return PreemptionOutcome(node=node, victims=candidates[node])
     counts: dict[str, int] = {}
     for reasons in verdicts.values():
         for r in reasons:
             counts[r] = counts.get(r, 0) + 1
+    # FitError.Error() of the dry run: "<count> <reason>" strings sorted as text.
     listed = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
-    return PreemptionOutcome(message=f"preemption: 0/{n} nodes are available: {listed}.")
+    return PreemptionOutcome(message=f"preemption: 0/{n} nodes are available: {listed}.",
+                             clears_nomination=True)
 
 
-def _reprieve(algorithm, ctx: CycleContext, table: NodeTable, i: int, victims: list[PodInfo]) -> list[PodInfo]:
-    """``SelectVictimsOnNode``: add victims back, most important first, while the pod still fits."""
-    ordered = sorted(victims, key=lambda p: (-p.priority, _start(p)))
+def _reprieve(algorithm: ScheduleAlgorithm, ctx: CycleContext, i: int, lower: list[PodInfo]) -> list[PodInfo]:
+    """``SelectVictimsOnNode``: add pods back, most important first (``MoreImportantPod``: higher
+    priority, then earlier start), keeping each one whose return still lets the pod fit."""
+    ordered = sorted(lower, key=lambda p: (-p.priority, _start_time(p, ctx)))
     removed = list(ordered)
     for p in ordered:
         trial = [v for v in removed if v is not p]
-        view = _view_without(table, {i: trial})
-        fits, _ = _fits_on(algorithm, ctx, view, i)
-        if fits:
+        if not _filter_on(algorithm, ctx, _view_without(ctx.table, i, trial), i):
             removed = trial
     return removed
 
 
-def _start(p: PodInfo) -> float:
-    return float((p.obj.get("status") or {}).get("startSeconds", 0.0))
-
-
-def _pick_one(candidates: dict[int, list[PodInfo]], table: NodeTable) -> int:
-    """``pickOneNodeForPreemption`` without PDBs: lowest highest-victim priority, then the lowest
-    priority sum, then fewest victims, then the latest start of the highest-priority victims,
-    then the first candidate in node order."""
-    order = {int(r): k for k, r in enumerate(table.order)}
+def _pick_one(candidates: dict[int, list[PodInfo]], ctx: CycleContext) -> int:
+    """``pickOneNodeForPreemption`` without PDBs: the lowest highest-victim priority, then the lowest
+    priority sum, then the fewest victims, then the latest earliest-start among the highest-priority
+    victims, then the first candidate in node order."""
+    order = {int(r): k for k, r in enumerate(ctx.table.order)}
 
     def key(i: int) -> tuple:
         vs = candidates[i]
         highest = max(p.priority for p in vs)
-        total = sum(p.priority + (1 << 31) for p in vs)
-        latest = max((_start(p) for p in vs if p.priority == highest), default=0.0)
-        return (highest, total, len(vs), -latest, order.get(i, 0))
+        total = sum(p.priority + (1 << 31) for p in vs)  # MaxInt32+1 keeps every term >= 0
+        earliest = min(_start_time(p, ctx) for p in vs if p.priority == highest)
+        return (highest, total, len(vs), -earliest, order.get(i, 0))
 
     return min(candidates, key=key)
-

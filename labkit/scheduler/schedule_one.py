@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from labkit.scheduler.framework import Code, CycleContext, Plugin, Rejection
-from labkit.scheduler.nodetable import NodeTable
-from labkit.scheduler.podinfo import PodInfo
 from labkit.scheduler.profile import Profile
 
 __all__ = ["CycleResult", "ScheduleAlgorithm", "num_feasible_nodes_to_find"]
@@ -184,6 +182,7 @@ class ScheduleAlgorithm:
         to_find = m if all_nodes else num_feasible_nodes_to_find(m, self.profile.percentage_of_nodes_to_score)
         if not self.profile.score_plugins and not all_nodes:
             to_find = 1
+        # findNodesThatPassFilters: nodes[(nextStartNodeIndex+i) % len(nodes)] until enough are feasible.
         start = self.next_start_node_index % m
         rotated = np.concatenate([order[start:], order[:start]])
         passing = first[rotated] < 0
@@ -194,7 +193,9 @@ class ScheduleAlgorithm:
             processed = m
         evaluated = rotated[:processed]
         if not dry_run:
-            self.next_start_node_index = (start + processed) % m
+            # findNodesThatFitPod: advance by the processed count, modulo ALL nodes in the snapshot
+            # (not the PreFilter subset), so a full pass leaves the index where it was.
+            self.next_start_node_index = (self.next_start_node_index + processed) % n
         feasible = evaluated[first[evaluated] < 0]
         res.first[evaluated] = first[evaluated]
         res.feasible = feasible
@@ -222,7 +223,8 @@ class ScheduleAlgorithm:
         res.feasible = feasible
         cand = totals if not all_nodes else np.where(first[scored] < 0, totals, np.iinfo(np.int64).min)
         best = cand.max()
-        ties = [int(scored[i]) for i in np.flatnonzero(cand == best)] if (cand > np.iinfo(np.int64).min).any() else []
+        any_feasible = bool((cand > np.iinfo(np.int64).min).any())
+        ties = [int(scored[i]) for i in np.flatnonzero(cand == best)] if any_feasible else []
         res.scored_rows = scored
         res.ties = ties
         if ties:

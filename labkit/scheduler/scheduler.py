@@ -25,24 +25,35 @@ if TYPE_CHECKING:
     from labkit.api.events import EventRecorder
     from labkit.api.store import APIStore
 
-__all__ = ["Scheduler", "failed_scheduling_message", "CYCLE_SECONDS"]
+__all__ = ["Scheduler", "failed_scheduling_message", "CYCLE_SECONDS", "DRA_POSTFILTER", "NO_NODES_AVAILABLE"]
 
 #: Simulated time from popping a pod to its binding landing (a real cycle takes milliseconds).
 CYCLE_SECONDS = 0.005
 #: The DynamicResources PostFilter's message for pods without claims (it runs before preemption).
 DRA_POSTFILTER = "no new claims to deallocate"
+#: schedule_one.go ErrNoNodesAvailable: the whole message when the snapshot has no nodes.
+NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 
 
 def failed_scheduling_message(result: CycleResult, post_filter: list[str]) -> str:
-    """``FitError.Error()``: ``0/N nodes are available: <sorted counts>.`` plus PostFilter messages."""
+    """``FitError.Error()`` (``pkg/scheduler/framework/types.go``), the FailedScheduling message.
+
+    ``0/N nodes are available:`` then either the PreFilter rejection or every distinct filter
+    reason as ``"<count> <reason>"``, the whole strings sorted as text (so ``10 ...`` sorts before
+    ``2 ...``), and ``.``; then, after one space, the PostFilter plugins' messages joined with
+    ``", "`` (they bring their own final period). A snapshot without nodes is not a FitError:
+    ``schedulePod`` returns ``ErrNoNodesAvailable`` and PostFilter never runs.
+    """
     n = result.num_nodes
-    if result.prefilter_message is not None and not result.filters:
-        head = f"0/{n} nodes are available: {result.prefilter_message}."
-    elif result.prefilter_message is not None:
-        head = f"0/{n} nodes are available: {result.prefilter_message}."
+    if n == 0:
+        return NO_NODES_AVAILABLE
+    head = f"0/{n} nodes are available:"
+    if result.prefilter_message is not None:
+        head += f" {result.prefilter_message}."
     else:
         parts = sorted(f"{c} {r}" for r, c in result.reason_counts().items())
-        head = f"0/{n} nodes are available: {', '.join(parts)}."
+        if parts:
+            head += f" {', '.join(parts)}."
     tail = ", ".join(m for m in post_filter if m)
     return f"{head} {tail}" if tail else head
 
@@ -147,7 +158,8 @@ class Scheduler:
                 yield self.queue.wait()
                 continue
             pod = self.store.get("Pod", entry.info.name, entry.info.namespace)
-            if pod is None or pod["metadata"]["uid"] != entry.info.uid or (pod.get("spec") or {}).get("nodeName"):
+            stale = pod is None or pod["metadata"]["uid"] != entry.info.uid
+            if stale or (pod.get("spec") or {}).get("nodeName"):
                 self.queue.remove(entry.info.uid)
                 continue
             yield from self._schedule_one(entry)
@@ -169,22 +181,28 @@ class Scheduler:
             yield self.env.timeout(CYCLE_SECONDS)
             self._bind(info, node)
             return
-        post = [DRA_POSTFILTER] if self.profile.post_filter else []
-        outcome = preempt(self.algorithm, ctx, result) if self.profile.post_filter else None
-        nominated = None
-        if outcome is not None and outcome.node is not None:
-            nominated = self.table.names[outcome.node]
-            post = []  # PostFilter succeeded: FitError carries no PostFilter message
-        elif outcome is not None:
-            post.append(outcome.message)
-        message = failed_scheduling_message(result, post)
+        # handleSchedulingFailure. PostFilter runs only for a FitError (not for an empty snapshot);
+        # RunPostFilterPlugins stops at the first success, whose message is empty.
         pod = self.store.get("Pod", info.name, info.namespace)
+        post: list[str] = []
+        outcome = None
+        nominated = None
+        if self.profile.post_filter and result.num_nodes:
+            current = ((pod or {}).get("status") or {}).get("nominatedNodeName")
+            outcome = preempt(self.algorithm, ctx, result, nominated_node=current)
+            if outcome.node is not None:
+                nominated = self.table.names[outcome.node]
+            else:
+                post = [DRA_POSTFILTER, outcome.message]
+                nominated = "" if outcome.clears_nomination and current else None
+        message = failed_scheduling_message(result, post)
         if pod is not None:
             self.recorder.emit(pod, "Warning", "FailedScheduling", message, "default-scheduler")
             self._set_condition(pod, "False", "Unschedulable", message, nominated=nominated)
-        if nominated is not None:
+        if outcome is not None and outcome.node is not None:
+            # prepareCandidate: evict the victims; the pod retries after its backoff.
             for victim in outcome.victims:
-                self._evict(victim, info, nominated)
+                self._evict(victim, info, self.table.names[outcome.node])
             self.queue.requeue(entry)
         else:
             self.queue.park(entry, {result.failed_plugin(int(i)) or "" for i in result.failed_rows()[:1]})
@@ -216,8 +234,8 @@ class Scheduler:
                                        "lastTransitionTime": now})
 
         bound = self.store.update("Pod", info.name, info.namespace, bind)
-        self.recorder.emit(bound, "Normal", "Scheduled",
-                           f"Successfully assigned {info.namespace}/{info.name} to {node}", "default-scheduler")
+        message = f"Successfully assigned {info.namespace}/{info.name} to {node}"
+        self.recorder.emit(bound, "Normal", "Scheduled", message, "default-scheduler")
 
     def _set_condition(self, pod: dict[str, Any], status: str, reason: str, message: str,
                        nominated: str | None = None) -> None:
@@ -226,15 +244,18 @@ class Scheduler:
                         if c.get("type") == "PodScheduled"), None)
         same = current is not None and current.get("status") == status and current.get("reason") == reason \
             and current.get("message") == message
-        if same and (nominated is None or (pod.get("status") or {}).get("nominatedNodeName") == nominated):
+        current_nomination = (pod.get("status") or {}).get("nominatedNodeName") or ""
+        if same and (nominated is None or current_nomination == nominated):
             return
 
         def mutate(p: dict[str, Any]) -> None:
             st = p.setdefault("status", {})
             _upsert_condition(st, {"type": "PodScheduled", "status": status, "lastProbeTime": None,
                                    "lastTransitionTime": now, "reason": reason, "message": message})
-            if nominated is not None:
+            if nominated:
                 st["nominatedNodeName"] = nominated
+            elif nominated is not None:
+                st.pop("nominatedNodeName", None)  # an empty nominatedNodeName clears it
 
         self.store.update("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], mutate)
 

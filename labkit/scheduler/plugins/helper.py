@@ -9,7 +9,8 @@ from labkit.scheduler.framework import MAX_NODE_SCORE
 __all__ = ["default_normalize_score", "tolerates", "find_untolerated"]
 
 
-def default_normalize_score(scores: np.ndarray, reverse: bool, max_priority: int = MAX_NODE_SCORE) -> np.ndarray:
+def default_normalize_score(scores: np.ndarray, reverse: bool, max_priority: int = MAX_NODE_SCORE
+                            ) -> np.ndarray:
     """``helper.DefaultNormalizeScore``: scale so the largest score becomes ``max_priority``.
 
     The maximum starts at 0. With it still 0, reverse mode gives every node ``max_priority``

@@ -18,6 +18,8 @@ from labkit.scheduler.plugins.helper import default_normalize_score
 __all__ = ["NodeAffinity", "match_term", "match_terms"]
 
 _REASON = "node(s) didn't match Pod's node affinity/selector"
+_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity"
+_REASON_CONFLICT = "pod affinity terms conflict"
 
 
 def _match_expression(t: NodeTable, req: dict[str, Any]) -> np.ndarray:
@@ -48,11 +50,18 @@ def _match_expression(t: NodeTable, req: dict[str, Any]) -> np.ndarray:
     return np.zeros(t.n, dtype=bool)
 
 
-def _match_field(t: NodeTable, req: dict[str, Any]) -> np.ndarray:
-    values = set(req.get("values") or [])
-    if req.get("key") != "metadata.name" or req.get("operator") not in ("In", "NotIn"):
-        return np.zeros(t.n, dtype=bool)
-    hit = np.array([nm in values for nm in t.names], dtype=bool)
+def _match_field(t: NodeTable, req: dict[str, Any]) -> np.ndarray | None:
+    """A ``matchFields`` requirement as a field selector over ``{"metadata.name": node name}``.
+
+    ``nodeSelectorRequirementsAsFieldSelector`` accepts In/NotIn with exactly one value; anything
+    else is a parse error (None), which makes the whole term match nothing.
+    """
+    values = req.get("values") or []
+    if req.get("operator") not in ("In", "NotIn") or len(values) != 1:
+        return None
+    # fields.Set: a key the node does not have reads as "".
+    fields = t.names if req.get("key") == "metadata.name" else [""] * t.n
+    hit = np.array([v == values[0] for v in fields], dtype=bool)
     return hit if req["operator"] == "In" else ~hit
 
 
@@ -71,7 +80,8 @@ def _valid_expression(req: dict[str, Any]) -> bool:
 
 
 def match_term(t: NodeTable, term: dict[str, Any]) -> np.ndarray:
-    """A NodeSelectorTerm: expressions and fields ANDed; a term with no requirements matches nothing."""
+    """A NodeSelectorTerm: expressions and fields ANDed; a term with no requirements, or one that
+    does not parse, matches nothing (``nodeSelectorTerm.match``)."""
     exprs = term.get("matchExpressions") or []
     fields = term.get("matchFields") or []
     if not exprs and not fields or not all(_valid_expression(r) for r in exprs):
@@ -80,7 +90,10 @@ def match_term(t: NodeTable, term: dict[str, Any]) -> np.ndarray:
     for req in exprs:
         out &= _match_expression(t, req)
     for req in fields:
-        out &= _match_field(t, req)
+        hit = _match_field(t, req)
+        if hit is None:
+            return np.zeros(t.n, dtype=bool)
+        out &= hit
     return out
 
 
@@ -92,9 +105,9 @@ def match_terms(t: NodeTable, terms: list[dict[str, Any]]) -> np.ndarray:
     return out
 
 
-def required_node_affinity_mask(t: NodeTable, node_selector: dict[str, str], affinity: dict[str, Any],
-                                added: dict[str, Any] | None = None) -> np.ndarray:
-    """``RequiredNodeAffinity.Match`` for every node: nodeSelector AND required terms (AND added affinity)."""
+def required_node_affinity_mask(t: NodeTable, node_selector: dict[str, str], affinity: dict[str, Any]
+                                ) -> np.ndarray:
+    """``RequiredNodeAffinity.Match`` for every node: nodeSelector AND the required terms."""
     ok = np.ones(t.n, dtype=bool)
     for key, value in node_selector.items():
         codes, table = t.label_codes(key)
@@ -102,10 +115,6 @@ def required_node_affinity_mask(t: NodeTable, node_selector: dict[str, str], aff
     required = ((affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution"))
     if required is not None:
         ok &= match_terms(t, required.get("nodeSelectorTerms") or [])
-    if added:
-        req2 = added.get("requiredDuringSchedulingIgnoredDuringExecution")
-        if req2 is not None:
-            ok &= match_terms(t, req2.get("nodeSelectorTerms") or [])
     return ok
 
 
@@ -118,16 +127,22 @@ class NodeAffinity(Plugin):
     def _added(self) -> dict[str, Any]:
         return self.args.get("addedAffinity") or {}
 
+    def _added_required(self) -> dict[str, Any] | None:
+        """``addedNodeSelector``: the args' required terms, enforced before the pod's own."""
+        return self._added().get("requiredDuringSchedulingIgnoredDuringExecution")
+
     def pre_filter(self, ctx: CycleContext) -> PreFilterResult | None:
-        # PreFilter: Skip when there is nothing to check; with matchFields on metadata.name in
-        # every required term, return that node-name set (the framework evaluates only those).
+        # node_affinity.go PreFilter: Skip when there is nothing to check; with matchFields on
+        # metadata.name in every required term, return that node-name set (the framework then
+        # evaluates only those); an empty intersection in every term is a conflict.
         pod = ctx.pod
-        required = ((pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution"))
-        if not pod.node_selector and required is None and not self._added():
+        node_affinity = pod.affinity.get("nodeAffinity") or {}
+        required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if not pod.node_selector and required is None and self._added_required() is None:
             return PreFilterResult(skip=True)
-        if required is None:
+        terms = (required or {}).get("nodeSelectorTerms") or []
+        if not terms:
             return None
-        terms = required.get("nodeSelectorTerms") or []
         names: set[str] = set()
         for term in terms:
             fields = [f for f in term.get("matchFields") or []
@@ -139,15 +154,28 @@ class NodeAffinity(Plugin):
                 term_names &= set(f.get("values") or [])
             names |= term_names
         if not names:
-            return PreFilterResult(reject=_REASON)
+            return PreFilterResult(reject=_REASON_CONFLICT)
         return PreFilterResult(node_names=names)
 
     def filter(self, ctx: CycleContext) -> list[Rejection]:
-        ok = required_node_affinity_mask(ctx.table, ctx.pod.node_selector, ctx.pod.affinity, self._added())
-        return [] if ok.all() else [Rejection(_REASON, ~ok, True)]
+        t = ctx.table
+        out: list[Rejection] = []
+        enforced = np.ones(t.n, dtype=bool)
+        added = self._added_required()
+        if added is not None:
+            # The scheduler-enforced affinity is checked first and has its own reason.
+            enforced = match_terms(t, added.get("nodeSelectorTerms") or [])
+            if not enforced.all():
+                out.append(Rejection(_REASON_ENFORCED, ~enforced, True))
+        ok = required_node_affinity_mask(t, ctx.pod.node_selector, ctx.pod.affinity)
+        bad = enforced & ~ok
+        if bad.any():
+            out.append(Rejection(_REASON, bad, True))
+        return out
 
     def _preferred(self, ctx: CycleContext) -> list[dict[str, Any]]:
-        own = (ctx.pod.affinity.get("nodeAffinity") or {}).get("preferredDuringSchedulingIgnoredDuringExecution")
+        node_affinity = ctx.pod.affinity.get("nodeAffinity") or {}
+        own = node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
         added = self._added().get("preferredDuringSchedulingIgnoredDuringExecution")
         return list(own or []) + list(added or [])
 

@@ -8,13 +8,16 @@ All arithmetic is int64 with Go's truncating division, except where upstream use
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleContext, Plugin, Rejection
 
-__all__ = ["NodeResourcesFit", "NodeResourcesBalancedAllocation"]
+__all__ = ["NodeResourcesFit", "NodeResourcesBalancedAllocation", "InsufficientResource",
+           "insufficient_resources"]
 
 _NATIVE = ("cpu", "memory", "ephemeral-storage")
 DEFAULT_RESOURCES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
@@ -22,13 +25,87 @@ DEFAULT_RESOURCES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 
 
 def _is_extended(name: str) -> bool:
     """``v1helper.IsExtendedResourceName``: a qualified name outside ``kubernetes.io/``."""
-    return "/" in name and not name.split("/", 1)[0].endswith("kubernetes.io") and not name.startswith("requests.")
+    if "/" not in name or name.startswith("requests."):
+        return False
+    return not name.split("/", 1)[0].endswith("kubernetes.io")
+
+
+def _is_scalar(name: str) -> bool:
+    """``schedutil.IsScalarResourceName``: extended, ``hugepages-*`` or ``kubernetes.io/``-prefixed."""
+    return _is_extended(name) or name.startswith("hugepages-") or "kubernetes.io/" in name
 
 
 def _godiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Go's int64 division (truncates toward zero) for arrays; ``b`` must be non-zero."""
     q = np.abs(a) // np.abs(b)
     return np.where((a < 0) ^ (b < 0), -q, q)
+
+
+@dataclass(frozen=True)
+class InsufficientResource:
+    """One entry of ``fitsRequest``'s list for one node (``noderesources.InsufficientResource``).
+
+    ``unresolvable`` is true when the request exceeds the node's whole allocatable, so no
+    eviction could make room (the filter then answers ``UnschedulableAndUnresolvable``).
+    """
+
+    resource: str
+    reason: str
+    requested: int
+    used: int
+    capacity: int
+    unresolvable: bool = False
+
+
+@dataclass
+class _Check:
+    """One resource check of ``fitsRequest`` over all node rows (the vectorized form of an entry)."""
+
+    resource: str
+    reason: str
+    requested: int
+    used: np.ndarray
+    capacity: np.ndarray
+    short: np.ndarray
+    unresolvable: np.ndarray
+
+
+def _fit_checks(ctx: CycleContext, ignored: Callable[[str], bool] | None = None) -> list[_Check]:
+    """``fitsRequest`` for every node row at once, in upstream's order: pods, cpu, memory,
+    ephemeral-storage, then scalar resources. Shared by the Filter (which keeps the masks) and
+    :func:`insufficient_resources` (which reads one row), so both tell the same story."""
+    t, pod = ctx.table, ctx.pod
+    n = t.n
+    out: list[_Check] = []
+    pods_col = t.column("pods")
+    used = t.requested[:n, pods_col]
+    cap = t.alloc[:n, pods_col]
+    # "Too many pods" applies even to a pod that requests nothing, and is never unresolvable.
+    out.append(_Check("pods", "Too many pods", 1, used, cap, used + 1 > cap, np.zeros(n, dtype=bool)))
+    req = pod.requests
+    if not any(req.get(r, 0) for r in _NATIVE) and not any(v for k, v in req.items() if k not in _NATIVE):
+        return out
+    names = [r for r in _NATIVE if req.get(r, 0) > 0]
+    # Scalar resources with a zero request are skipped; ignored extended resources too.
+    names += [r for r, v in req.items() if r not in _NATIVE and v > 0 and not (ignored and ignored(r))]
+    for res in names:
+        col = t.column(res)
+        alloc = t.alloc[:n, col]
+        used = t.requested[:n, col]
+        amount = req[res]
+        # A resource the node does not advertise has allocatable 0: any request fails, unresolvably.
+        out.append(_Check(res, f"Insufficient {res}", amount, used, alloc, amount > alloc - used,
+                          amount > alloc))
+    return out
+
+
+def insufficient_resources(ctx: CycleContext, row: int, ignored: Callable[[str], bool] | None = None
+                           ) -> list[InsufficientResource]:
+    """What ``fitsRequest`` reports for node row ``row``: the failing resources, in upstream's order,
+    with the pod's request, the node's current use and its allocatable."""
+    return [InsufficientResource(c.resource, c.reason, c.requested, int(c.used[row]), int(c.capacity[row]),
+                                 bool(c.unresolvable[row]))
+            for c in _fit_checks(ctx, ignored) if c.short[row]]
 
 
 class NodeResourcesFit(Plugin):
@@ -55,28 +132,22 @@ class NodeResourcesFit(Plugin):
 
     # -- Filter (fit.go: fitsRequest) --------------------------------------------------
     def filter(self, ctx: CycleContext) -> list[Rejection]:
-        t, pod = ctx.table, ctx.pod
-        n = t.n
+        # fit.go Filter: every insufficient resource is a reason; the status is
+        # UnschedulableAndUnresolvable when any of them exceeds the node's whole allocatable.
         out: list[Rejection] = []
-        pods_col = t.column("pods")
-        too_many = t.requested[:n, pods_col] + 1 > t.alloc[:n, pods_col]
-        if too_many.any():
-            out.append(Rejection("Too many pods", too_many, False))
-        req = pod.requests
-        if not any(req.get(r, 0) for r in _NATIVE) and not any(
-                v for k, v in req.items() if k not in _NATIVE):
+        checks = [c for c in _fit_checks(ctx, self._ignored) if c.short.any()]
+        if not checks:
             return out
-        names = [r for r in _NATIVE if req.get(r, 0) > 0]
-        names += [r for r, v in req.items() if r not in _NATIVE and v > 0 and not self._ignored(r)]
-        for res in names:
-            col = t.column(res)
-            alloc = t.alloc[:n, col]
-            amount = req[res]
-            short = amount > alloc - t.requested[:n, col]
-            if short.any():
-                # Unresolvable when the request exceeds the node's whole allocatable.
-                out.append(Rejection(f"Insufficient {res}", short, amount > alloc))
+        unresolvable = np.zeros(ctx.table.n, dtype=bool)
+        for c in checks:
+            unresolvable |= c.short & c.unresolvable
+        for c in checks:
+            out.append(Rejection(c.reason, c.short, unresolvable))
         return out
+
+    def insufficient(self, ctx: CycleContext, row: int) -> list[InsufficientResource]:
+        """This plugin's ``fitsRequest`` list for node row ``row`` (honours ``ignoredResources``)."""
+        return insufficient_resources(ctx, row, self._ignored)
 
     # -- Score (resource_allocation.go + the strategy) ---------------------------------
     def _requested_alloc(self, ctx: CycleContext, nodes: np.ndarray, use_requested: bool
@@ -86,8 +157,8 @@ class NodeResourcesFit(Plugin):
         out = []
         for spec in self.resources:
             name, weight = spec["name"], int(spec.get("weight", 1))
-            if _is_extended(name) and pod.requests.get(name, 0) == 0:
-                continue  # extended resources count only for pods that request them
+            if _is_scalar(name) and pod.requests.get(name, 0) == 0:
+                continue  # scalar resources count only for pods that request them
             if not t.has_column(name):
                 continue
             col = t.column(name)
@@ -108,7 +179,9 @@ class NodeResourcesFit(Plugin):
             ftotal = np.zeros(len(nodes))
             for _, w, req, alloc in parts:
                 s = self._broken_linear(req, alloc)
-                use = s > 0
+                # requested_to_capacity_ratio.go: resources with allocatable 0 are skipped, and only
+                # positive resource scores enter the weighted mean.
+                use = (alloc > 0) & (s > 0)
                 ftotal += np.where(use, s * w, 0)
                 wsum += np.where(use, w, 0)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -163,47 +236,36 @@ class NodeResourcesBalancedAllocation(Plugin):
         pod = ctx.pod
         after = [(req, alloc) for _, _, req, alloc in parts]
         before = [(req - pod.requests.get(name, 0), alloc) for name, _, req, alloc in parts]
-        b_after = self._balance(after)
-        b_before = self._balance(before)
+        b_after = self._balance(after, len(nodes))
+        b_before = self._balance(before, len(nodes))
         half = MAX_NODE_SCORE // 2
         return half + (half + b_after - b_before) // 2
 
     @staticmethod
-    def _balance(parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """``int64((1 - std) * 100)`` over the fractions of resources with allocatable > 0."""
-        if not parts:
-            return np.full(0, MAX_NODE_SCORE, dtype=np.int64)
-        n = len(parts[0][0])
-        fracs = []
-        present = []
-        for req, alloc in parts:
-            ok = alloc > 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                f = np.where(ok, req.astype(np.float64) / np.where(ok, alloc, 1).astype(np.float64), 0.0)
-            fracs.append(np.minimum(f, 1.0))
-            present.append(ok)
-        fr = np.vstack(fracs)
-        pr = np.vstack(present)
-        k = pr.sum(axis=0)
+    def _balance(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+        """``balancedResourceScorer``: ``int64((1 - std) * 100)`` over the fractions (capped at 1) of
+        the resources with allocatable > 0; std is ``|f1 - f2| / 2`` for two of them, the population
+        standard deviation for more, 0 for fewer. Sums run in resource order, as upstream's loop."""
         std = np.zeros(n)
-        if len(parts) == 2:
-            both = k == 2
-            std = np.where(both, np.abs((fr[0] - fr[1]) / 2), 0.0)
-        else:
-            # Population standard deviation over present fractions, in upstream's summation order.
-            total = np.where(pr, fr, 0.0).sum(axis=0)
-            mean = np.where(k > 0, total / np.maximum(k, 1), 0.0)
+        if not parts:
+            return np.full(n, MAX_NODE_SCORE, dtype=np.int64)
+        present = np.vstack([alloc > 0 for _, alloc in parts])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fracs = np.vstack([np.minimum(np.where(alloc > 0, req / np.where(alloc > 0, alloc, 1), 0.0), 1.0)
+                               for req, alloc in parts])
+        k = present.sum(axis=0)
+        # k == 2: the first two present fractions, in resource order.
+        rank = np.cumsum(present, axis=0)
+        first = np.where(present & (rank == 1), fracs, 0.0).sum(axis=0)
+        second = np.where(present & (rank == 2), fracs, 0.0).sum(axis=0)
+        std = np.where(k == 2, np.abs((first - second) / 2), std)
+        if (k > 2).any():
+            total = np.zeros(n)
+            for f, p in zip(fracs, present):
+                total = total + np.where(p, f, 0.0)
+            mean = total / np.maximum(k, 1)
             acc = np.zeros(n)
-            for f, p in zip(fr, pr):
+            for f, p in zip(fracs, present):
                 acc = acc + np.where(p, (f - mean) * (f - mean), 0.0)
             std = np.where(k > 2, np.sqrt(acc / np.maximum(k, 1)), std)
-            if len(parts) > 2:
-                two = k == 2
-                if two.any():
-                    firsts = [np.where(p, f, np.nan) for f, p in zip(fr, pr)]
-                    stacked = np.vstack(firsts)
-                    # The two present fractions, in order.
-                    a = np.array([row[~np.isnan(row)][0] if kk == 2 else 0.0 for row, kk in zip(stacked.T, k)])
-                    b = np.array([row[~np.isnan(row)][1] if kk == 2 else 0.0 for row, kk in zip(stacked.T, k)])
-                    std = np.where(two, np.abs((a - b) / 2), std)
         return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)

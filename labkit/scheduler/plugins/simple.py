@@ -66,7 +66,8 @@ class NodePorts(Plugin):
 
 
 def _conflict(want: tuple[str, str, int], used: tuple[str, str, int]) -> bool:
-    """Same protocol and port, and the host IPs equal or either is 0.0.0.0 (``HostPortInfo.CheckConflict``)."""
+    """Same protocol and port, and the host IPs equal or either is 0.0.0.0
+    (``HostPortInfo.CheckConflict``)."""
     if want[0] != used[0] or want[2] != used[2]:
         return False
     return want[1] == used[1] or "0.0.0.0" in (want[1], used[1])

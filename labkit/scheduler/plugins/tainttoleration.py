@@ -30,8 +30,9 @@ class TaintToleration(Plugin):
         groups, sigs = ctx.table.taint_signatures()
         # PreScore keeps tolerations whose effect is empty or PreferNoSchedule.
         tols = [t for t in ctx.pod.tolerations if (t.get("effect") or "") in ("", "PreferNoSchedule")]
-        counts = np.array([sum(1 for t in sig if t[2] == "PreferNoSchedule"
-                               and not any(tolerates(tol, t) for tol in tols)) for sig in sigs], dtype=np.int64)
+        counts = np.array([sum(1 for t in sig if t[2] == "PreferNoSchedule" and not any(tolerates(tol, t)
+                                                                                      for tol in tols))
+                           for sig in sigs], dtype=np.int64)
         return counts[groups[nodes]] if len(sigs) else np.zeros(len(nodes), dtype=np.int64)
 
     def normalize(self, ctx: CycleContext, scores: np.ndarray) -> np.ndarray:
