@@ -119,7 +119,9 @@ class PodInfo:
         reqs = pod_requests(spec)
         nz = pod_requests(spec, non_zero=True)
         ports: list[tuple[str, str, int]] = []
-        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+        # nodeports.getContainerPorts: regular containers and sidecars (restartable init containers).
+        sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        for c in sidecars + list(spec.get("containers") or []):
             for p in c.get("ports") or []:
                 if p.get("hostPort"):
                     ports.append((p.get("protocol", "TCP"), p.get("hostIP") or "0.0.0.0", int(p["hostPort"])))
