@@ -46,7 +46,7 @@ class Explanation:
         self.message = message
         self.what_if = what_if
         self.chosen = result.chosen_name
-        self.ties = [result.node_names[i] for i in result.ties]
+        self.ties = [result.node_names[int(i)] for i in result.ties]
 
     def frame(self) -> pd.DataFrame:
         """One row per node: ``filter``, one column per score plugin (normalized 0..100, NaN when the

@@ -9,6 +9,7 @@ per-node rules (first rejecting plugin wins, round-robin search, weights) exactl
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,21 @@ class Plugin:
         self.args = dict(args or {})
 
     def pre_filter(self, ctx: CycleContext) -> PreFilterResult | None:
+        return None
+
+    def filter_key(self, pod: PodInfo) -> Hashable | None:
+        """A key such that Filter's result depends only on it and node-level state.
+
+        Plugins whose verdict ignores the pods on nodes (taints, affinity, cordons, names)
+        return the pod fields they read; the framework then reuses the rejections for every
+        pod with the same key until a node changes (``NodeTable.version``), the way pods
+        stamped from one template share their verdicts. ``None`` (the default) means "depends
+        on bound pods too: evaluate every cycle".
+        """
+        return None
+
+    def score_key(self, pod: PodInfo) -> Hashable | None:
+        """Like :meth:`filter_key`, for raw Score over all nodes (None: score every cycle)."""
         return None
 
     def filter(self, ctx: CycleContext) -> list[Rejection]:

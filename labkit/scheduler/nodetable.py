@@ -13,6 +13,7 @@ scheduler iterates in, which upstream's node tree interleaves by zone
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,8 @@ from labkit.api.quantity import resource_amount
 from labkit.scheduler.podinfo import PodInfo, normalized_image_name
 
 __all__ = ["NodeTable", "BASE_RESOURCES", "zone_key"]
+
+_VERSIONS = itertools.count(1)
 
 #: Columns every table has; extended resources (``example.com/gpu``, hugepages) are appended.
 BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
@@ -61,12 +64,17 @@ class NodeTable:
         self.used_ports: list[dict[tuple[str, str, int], int]] = []
         self.nodes: list[dict[str, Any]] = []
         self._order: np.ndarray | None = None
+        self._names_snapshot: tuple[int, tuple[str, ...]] | None = None
         self._zones: dict[str, list[str]] = {}  # node_tree.go: zone key -> node names, zones in order
         self._label_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._label_ints: dict[str, np.ndarray] = {}
         self._taint_sig: tuple[np.ndarray, list[tuple[tuple[str, str, str], ...]]] | None = None
         self._image_cols: dict[str, np.ndarray] = {}
-        self.version = 0  # bumped on any node-level change; caches key on it
+        # Bumped on any node-level change; caches key on it. Drawn from one process-wide counter
+        # so two tables never share a version (a copy made for a preemption dry run does, on
+        # purpose: its node-level facts are the same).
+        self.version = next(_VERSIONS)
+        self.images_version = next(_VERSIONS)
 
     # -- size ----------------------------------------------------------------------------
     @property
@@ -162,7 +170,8 @@ class NodeTable:
         self._invalidate()
 
     def _invalidate(self) -> None:
-        self.version += 1
+        self.version = next(_VERSIONS)
+        self.images_version = next(_VERSIONS)
         self._label_codes.clear()
         self._label_ints.clear()
         self._taint_sig = None
@@ -177,8 +186,15 @@ class NodeTable:
             for nm in img.get("names") or []:
                 imgs[normalized_image_name(nm)] = int(img.get("sizeBytes", 0))
         self.images[i] = imgs
+        self.images_version = next(_VERSIONS)
         for image, col in self._image_cols.items():
             col[i] = imgs.get(image, 0)
+
+    def names_snapshot(self) -> tuple[str, ...]:
+        """Node names by row, as an immutable tuple shared by every cycle until a node changes."""
+        if self._names_snapshot is None or self._names_snapshot[0] != self.version:
+            self._names_snapshot = (self.version, tuple(self.names))
+        return self._names_snapshot[1]
 
     @property
     def order(self) -> np.ndarray:

@@ -7,6 +7,7 @@ and the hot path reads typed fields.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,15 @@ class PodInfo:
     scheduling_gates: list[dict[str, Any]]
     owner_kinds: list[str] = field(default_factory=list)
     terminating: bool = False
+    #: Per-pod memo of derived values (plugins' cache keys), computed once per pod.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def frozen(self, name: str, value: Any) -> str:
+        """``value`` as canonical JSON, memoized under ``name`` (a hashable cache key)."""
+        hit = self.memo.get(name)
+        if hit is None:
+            hit = self.memo[name] = json.dumps(value, sort_keys=True, default=str)
+        return hit
 
     @property
     def key(self) -> str:

@@ -9,6 +9,7 @@ saw, which :mod:`labkit.scheduler.explain` turns into a table.
 from __future__ import annotations
 
 import random
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +58,7 @@ class CycleResult:
 
     pod: str
     num_nodes: int
-    node_names: list[str]
+    node_names: Sequence[str]
     feasible: np.ndarray
     first: np.ndarray
     filters: list[tuple[str, list[Rejection]]] = field(default_factory=list)
@@ -67,7 +68,7 @@ class CycleResult:
     scored_rows: np.ndarray | None = None
     totals: np.ndarray | None = None
     chosen: int | None = None
-    ties: list[int] = field(default_factory=list)
+    ties: Sequence[int] = field(default_factory=list)
 
     @property
     def chosen_name(self) -> str | None:
@@ -118,30 +119,65 @@ class ScheduleAlgorithm:
         self.profile = profile
         self.rng = rng
         self.next_start_node_index = 0
+        self._filter_cache: dict[tuple[int, Hashable], tuple[int, list[Rejection], np.ndarray]] = {}
+        self._score_cache: dict[tuple[str, Hashable], tuple[tuple[int, int], np.ndarray]] = {}
 
     def filter_all(self, ctx: CycleContext, skip: set[str]) -> tuple[np.ndarray, list[tuple[Plugin, list]]]:
-        """Run every filter on every node; return the first-failing-plugin index per node (-1 = pass)."""
-        n = ctx.table.n
+        """Run every filter on every node; return the first-failing-plugin index per node (-1 = pass).
+
+        Plugins that declare a :meth:`~labkit.scheduler.framework.Plugin.filter_key` have their
+        rejections reused while the node-level state (``NodeTable.version``) is unchanged.
+        """
+        t = ctx.table
+        n = t.n
         first = np.full(n, -1, dtype=np.int64)
         results: list[tuple[Plugin, list]] = []
+        cache = self._filter_cache
+        if len(cache) > 4096:
+            cache.clear()
         for k, plugin in enumerate(self.profile.filter_plugins):
             if plugin.name in skip:
                 results.append((plugin, []))
                 continue
-            rejections = plugin.filter(ctx)
+            key = plugin.filter_key(ctx.pod)
+            hit = cache.get((k, key)) if key is not None else None
+            if hit is not None and hit[0] == t.version and len(hit[2]) == n:
+                _, rejections, mask = hit
+            else:
+                rejections = plugin.filter(ctx)
+                mask = None
+                for r in rejections:
+                    mask = r.mask.copy() if mask is None else mask | r.mask
+                if mask is None:
+                    mask = np.zeros(n, dtype=bool)
+                if key is not None:
+                    cache[(k, key)] = (t.version, rejections, mask)
             results.append((plugin, rejections))
             if rejections:
-                mask = np.zeros(n, dtype=bool)
-                for r in rejections:
-                    mask |= r.mask
                 first[mask & (first < 0)] = k
         return first, results
+
+    def raw_scores(self, plugin: Plugin, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
+        """A plugin's raw scores for ``nodes``, from the per-key cache when the plugin allows it."""
+        key = plugin.score_key(ctx.pod)
+        if key is None:
+            return np.asarray(plugin.score(ctx, nodes), dtype=np.int64)
+        t = ctx.table
+        version = (t.version, t.images_version)
+        hit = self._score_cache.get((plugin.name, key))
+        if hit is None or hit[0] != version:
+            if len(self._score_cache) > 4096:
+                self._score_cache.clear()
+            full = np.asarray(plugin.score(ctx, np.arange(t.n, dtype=np.int64)), dtype=np.int64)
+            hit = (version, full)
+            self._score_cache[(plugin.name, key)] = hit
+        return hit[1][nodes]
 
     def schedule(self, ctx: CycleContext, *, all_nodes: bool = False, dry_run: bool = False) -> CycleResult:
         """Run one cycle for ``ctx.pod`` (``all_nodes``: the teaching view that scores every node)."""
         t = ctx.table
         n = t.n
-        res = CycleResult(pod=ctx.pod.key, num_nodes=n, node_names=list(t.names),
+        res = CycleResult(pod=ctx.pod.key, num_nodes=n, node_names=t.names_snapshot(),
                           feasible=np.zeros(0, dtype=np.int64), first=np.full(n, -2, dtype=np.int64))
         if n == 0:
             res.prefilter_message = "no nodes available to schedule pods"
@@ -212,7 +248,7 @@ class ScheduleAlgorithm:
             if not plugin.pre_score(ctx, scored):
                 res.skipped.append(plugin.name)
                 continue
-            raw = np.asarray(plugin.score(ctx, scored), dtype=np.int64)
+            raw = self.raw_scores(plugin, ctx, scored)
             norm = np.asarray(plugin.normalize(ctx, raw), dtype=np.int64)
             weight = self.profile.weights[plugin.name]
             res.scores.append(PluginScores(plugin.name, weight, raw, norm))
@@ -224,9 +260,9 @@ class ScheduleAlgorithm:
         cand = totals if not all_nodes else np.where(first[scored] < 0, totals, np.iinfo(np.int64).min)
         best = cand.max()
         any_feasible = bool((cand > np.iinfo(np.int64).min).any())
-        ties = [int(scored[i]) for i in np.flatnonzero(cand == best)] if any_feasible else []
+        ties = scored[np.flatnonzero(cand == best)] if any_feasible else np.zeros(0, dtype=np.int64)
         res.scored_rows = scored
         res.ties = ties
-        if ties:
-            res.chosen = ties[0] if len(ties) == 1 else ties[self.rng.randrange(len(ties))]
+        if len(ties):
+            res.chosen = int(ties[0]) if len(ties) == 1 else int(ties[self.rng.randrange(len(ties))])
         return res

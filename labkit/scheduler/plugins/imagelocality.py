@@ -6,9 +6,12 @@ spread over the cluster (so one node holding a popular image does not attract ev
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleContext, Plugin
+from labkit.scheduler.podinfo import PodInfo
 
 __all__ = ["ImageLocality"]
 
@@ -20,6 +23,9 @@ MAX_CONTAINER_THRESHOLD = 1000 * MB
 class ImageLocality(Plugin):
     name = "ImageLocality"
     has_score = True
+
+    def score_key(self, pod: PodInfo) -> Hashable:
+        return (tuple(pod.images), pod.n_containers)
 
     def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         t, pod = ctx.table, ctx.pod

@@ -6,6 +6,7 @@ Requirements are evaluated over all nodes at once from per-label integer code co
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from labkit.api.selectors import is_qualified_name, is_valid_label_value
 from labkit.scheduler.framework import CycleContext, Plugin, PreFilterResult, Rejection
 from labkit.scheduler.nodetable import NodeTable
 from labkit.scheduler.plugins.helper import default_normalize_score
+from labkit.scheduler.podinfo import PodInfo
 
 __all__ = ["NodeAffinity", "match_term", "match_terms"]
 
@@ -126,6 +128,15 @@ class NodeAffinity(Plugin):
 
     def _added(self) -> dict[str, Any]:
         return self.args.get("addedAffinity") or {}
+
+    def filter_key(self, pod: PodInfo) -> Hashable:
+        na = pod.affinity.get("nodeAffinity") or {}
+        return pod.frozen("NodeAffinity/filter",
+                          [pod.node_selector, na.get("requiredDuringSchedulingIgnoredDuringExecution")])
+
+    def score_key(self, pod: PodInfo) -> Hashable:
+        na = pod.affinity.get("nodeAffinity") or {}
+        return pod.frozen("NodeAffinity/score", na.get("preferredDuringSchedulingIgnoredDuringExecution"))
 
     def _added_required(self) -> dict[str, Any] | None:
         """``addedNodeSelector``: the args' required terms, enforced before the pod's own."""

@@ -6,10 +6,13 @@ Upstream: ``plugins/nodename/node_name.go``, ``plugins/nodeunschedulable/node_un
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 
 from labkit.scheduler.framework import CycleContext, Plugin, PreFilterResult, Rejection
 from labkit.scheduler.plugins.helper import tolerates
+from labkit.scheduler.podinfo import PodInfo
 
 __all__ = ["NodeName", "NodeUnschedulable", "NodePorts"]
 
@@ -19,6 +22,9 @@ _UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "", "NoSchedule")
 class NodeName(Plugin):
     name = "NodeName"
     has_filter = True
+
+    def filter_key(self, pod: PodInfo) -> Hashable:
+        return pod.node_name
 
     def filter(self, ctx: CycleContext) -> list[Rejection]:
         want = ctx.pod.node_name
@@ -32,6 +38,9 @@ class NodeName(Plugin):
 class NodeUnschedulable(Plugin):
     name = "NodeUnschedulable"
     has_filter = True
+
+    def filter_key(self, pod: PodInfo) -> Hashable:
+        return any(tolerates(tol, _UNSCHEDULABLE_TAINT) for tol in pod.tolerations)
 
     def filter(self, ctx: CycleContext) -> list[Rejection]:
         t = ctx.table

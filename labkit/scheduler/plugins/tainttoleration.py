@@ -6,10 +6,13 @@ taint set rather than once per node.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 
 from labkit.scheduler.framework import CycleContext, Plugin, Rejection
 from labkit.scheduler.plugins.helper import default_normalize_score, find_untolerated, tolerates
+from labkit.scheduler.podinfo import PodInfo
 
 __all__ = ["TaintToleration"]
 
@@ -18,6 +21,11 @@ class TaintToleration(Plugin):
     name = "TaintToleration"
     has_filter = True
     has_score = True
+
+    def filter_key(self, pod: PodInfo) -> Hashable:
+        return pod.frozen("tolerations", pod.tolerations)
+
+    score_key = filter_key
 
     def filter(self, ctx: CycleContext) -> list[Rejection]:
         groups, sigs = ctx.table.taint_signatures()
