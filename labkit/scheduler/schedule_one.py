@@ -220,14 +220,17 @@ class ScheduleAlgorithm:
             to_find = 1
         # findNodesThatPassFilters: nodes[(nextStartNodeIndex+i) % len(nodes)] until enough are feasible.
         start = self.next_start_node_index % m
-        rotated = np.concatenate([order[start:], order[:start]])
-        passing = first[rotated] < 0
-        cum = np.cumsum(passing)
-        if cum[-1] >= to_find:
-            processed = int(np.searchsorted(cum, to_find)) + 1
-        else:
+        passing = np.flatnonzero(first[order] < 0)  # positions (in `order`) of feasible nodes
+        split = int(np.searchsorted(passing, start))
+        n_after = len(passing) - split
+        if len(passing) < to_find:
             processed = m
-        evaluated = rotated[:processed]
+        elif n_after >= to_find:
+            processed = int(passing[split + to_find - 1]) - start + 1
+        else:
+            processed = m - start + int(passing[to_find - n_after - 1]) + 1
+        end = start + processed
+        evaluated = order[start:end] if end <= m else np.concatenate([order[start:], order[: end - m]])
         if not dry_run:
             # findNodesThatFitPod: advance by the processed count, modulo ALL nodes in the snapshot
             # (not the PreFilter subset), so a full pass leaves the index where it was.

@@ -249,6 +249,14 @@ class NodeResourcesBalancedAllocation(Plugin):
         std = np.zeros(n)
         if not parts:
             return np.full(n, MAX_NODE_SCORE, dtype=np.int64)
+        if len(parts) == 2:
+            # The default (cpu, memory): std = |f1 - f2| / 2 where both are present, else 0.
+            (r1, a1), (r2, a2) = parts
+            p1, p2 = a1 > 0, a2 > 0
+            f1 = np.minimum(r1 / np.where(p1, a1, 1), 1.0)
+            f2 = np.minimum(r2 / np.where(p2, a2, 1), 1.0)
+            std = np.where(p1 & p2, np.abs((f1 - f2) / 2), 0.0)
+            return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
         present = np.vstack([alloc > 0 for _, alloc in parts])
         with np.errstate(invalid="ignore", divide="ignore"):
             fracs = np.vstack([np.minimum(np.where(alloc > 0, req / np.where(alloc > 0, alloc, 1), 0.0), 1.0)
