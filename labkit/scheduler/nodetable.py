@@ -13,6 +13,7 @@ scheduler iterates in, which upstream's node tree interleaves by zone
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 from collections.abc import Iterable
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 from labkit.api.quantity import resource_amount
 from labkit.scheduler.podinfo import PodInfo, normalized_image_name
 
-__all__ = ["NodeTable", "BASE_RESOURCES", "zone_key"]
+__all__ = ["NodeTable", "RowCache", "BASE_RESOURCES", "zone_key"]
 
 _VERSIONS = itertools.count(1)
 
@@ -65,6 +66,11 @@ class NodeTable:
         self.nodes: list[dict[str, Any]] = []
         self._order: np.ndarray | None = None
         self._names_snapshot: tuple[int, tuple[str, ...]] | None = None
+        #: Identity of this table (a dry-run copy gets its own), for caches that outlive a cycle.
+        self.token = next(_VERSIONS)
+        # Rows whose pods changed, in order: caches of per-row results refresh just those rows.
+        self._row_log: list[int] = []
+        self._row_log_base = 0
         self._zones: dict[str, list[str]] = {}  # node_tree.go: zone key -> node names, zones in order
         self._label_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._label_ints: dict[str, np.ndarray] = {}
@@ -225,7 +231,38 @@ class NodeTable:
         if self.pods[i].pop(pod.uid, None) is not None:
             self._account(i, pod, -1)
 
+    @property
+    def row_seq(self) -> int:
+        """Count of pod changes so far (a position in the row-change log)."""
+        return self._row_log_base + len(self._row_log)
+
+    def rows_changed_since(self, seq: int) -> np.ndarray | None:
+        """Rows whose pods changed since ``seq`` (deduplicated), or None if the log no longer reaches back."""
+        if seq < self._row_log_base:
+            return None
+        return np.unique(np.asarray(self._row_log[seq - self._row_log_base:], dtype=np.int64))
+
+    def dry_run_copy(self) -> NodeTable:
+        """A copy whose pods can be changed without touching this table (preemption's dry runs).
+
+        Node-level facts and their caches are shared (same ``version``); pod accounting is
+        copied and the copy gets its own ``token``, so per-row caches never mix the two.
+        """
+        view = copy.copy(self)
+        view.requested = self.requested.copy()
+        view.nonzero = self.nonzero.copy()
+        view.pods = list(self.pods)
+        view.used_ports = list(self.used_ports)
+        view.token = next(_VERSIONS)
+        view._row_log = []
+        view._row_log_base = 0
+        return view
+
     def _account(self, i: int, pod: PodInfo, sign: int) -> None:
+        self._row_log.append(i)
+        if len(self._row_log) > 65536:
+            self._row_log_base += len(self._row_log)
+            self._row_log.clear()
         for res, amount in pod.requests.items():
             col = self.column(res)
             self.requested[i, col] += sign * amount
@@ -289,3 +326,36 @@ class NodeTable:
         for i in indices:
             for p in self.pods[i].values():
                 yield i, p
+
+
+class RowCache:
+    """Per-key arrays over node rows that refresh only the rows whose pods changed.
+
+    A plugin whose per-node result depends on the node and the pods on it (NodeResourcesFit,
+    BalancedAllocation) computes it once per pod *shape* (same requests) over all rows, then,
+    for the next pod of that shape, recomputes only the rows where pods were bound or removed
+    in between — usually a handful, where a full pass touches every node. Arrays returned by
+    :meth:`get` are updated in place later: copy what must outlive the cycle.
+    """
+
+    def __init__(self, limit: int = 512) -> None:
+        self._entries: dict[Any, list[Any]] = {}
+        self._limit = limit
+
+    def get(self, table: NodeTable, key: Any, compute: Any) -> tuple[np.ndarray, ...]:
+        """``compute(rows)`` returns a tuple of arrays for ``rows`` (an index array)."""
+        n = table.n
+        e = self._entries.get(key)
+        if e is not None and e[0] == table.token and e[1] == table.version and e[3] == n:
+            rows = table.rows_changed_since(e[2])
+            if rows is not None:
+                if len(rows):
+                    for full, part in zip(e[4], compute(rows)):
+                        full[rows] = part
+                e[2] = table.row_seq
+                return e[4]
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        arrays = tuple(np.array(a) for a in compute(np.arange(n, dtype=np.int64)))
+        self._entries[key] = [table.token, table.version, table.row_seq, n, arrays]
+        return arrays

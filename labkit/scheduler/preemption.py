@@ -11,7 +11,6 @@ modelled, and nominated pods are not added back when other pods are filtered.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,11 +50,7 @@ class PreemptionOutcome:
 
 def _view_without(table: NodeTable, i: int, pods: list[PodInfo]) -> NodeTable:
     """A shallow copy of ``table`` with ``pods`` taken off node row ``i`` (``NodeInfo.Snapshot``)."""
-    view = copy.copy(table)
-    view.requested = table.requested.copy()
-    view.nonzero = table.nonzero.copy()
-    view.pods = list(table.pods)
-    view.used_ports = list(table.used_ports)
+    view = table.dry_run_copy()
     view.pods[i] = dict(table.pods[i])
     view.used_ports[i] = dict(table.used_ports[i])
     for p in pods:

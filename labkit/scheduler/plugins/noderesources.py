@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleContext, Plugin, Rejection
+from labkit.scheduler.nodetable import NodeTable, RowCache
+from labkit.scheduler.podinfo import PodInfo
 
 __all__ = ["NodeResourcesFit", "NodeResourcesBalancedAllocation", "InsufficientResource",
            "insufficient_resources"]
@@ -70,32 +72,48 @@ class _Check:
     unresolvable: np.ndarray
 
 
-def _fit_checks(ctx: CycleContext, ignored: Callable[[str], bool] | None = None) -> list[_Check]:
-    """``fitsRequest`` for every node row at once, in upstream's order: pods, cpu, memory,
-    ephemeral-storage, then scalar resources. Shared by the Filter (which keeps the masks) and
-    :func:`insufficient_resources` (which reads one row), so both tell the same story."""
-    t, pod = ctx.table, ctx.pod
-    n = t.n
-    out: list[_Check] = []
-    pods_col = t.column("pods")
-    used = t.requested[:n, pods_col]
-    cap = t.alloc[:n, pods_col]
-    # "Too many pods" applies even to a pod that requests nothing, and is never unresolvable.
-    out.append(_Check("pods", "Too many pods", 1, used, cap, used + 1 > cap, np.zeros(n, dtype=bool)))
+def _check_names(pod: PodInfo, ignored: Callable[[str], bool] | None) -> list[str]:
+    """The resources ``fitsRequest`` checks for this pod, in upstream's order: pods, cpu, memory,
+    ephemeral-storage, then scalar resources with a non-zero request (ignored ones skipped)."""
     req = pod.requests
+    names = ["pods"]
     if not any(req.get(r, 0) for r in _NATIVE) and not any(v for k, v in req.items() if k not in _NATIVE):
-        return out
-    names = [r for r in _NATIVE if req.get(r, 0) > 0]
-    # Scalar resources with a zero request are skipped; ignored extended resources too.
+        return names  # a pod requesting nothing is only checked against the pod count
+    names += [r for r in _NATIVE if req.get(r, 0) > 0]
     names += [r for r, v in req.items() if r not in _NATIVE and v > 0 and not (ignored and ignored(r))]
+    return names
+
+
+def _check_rows(t: NodeTable, pod: PodInfo, names: list[str], rows: np.ndarray) -> list[np.ndarray]:
+    """For each checked resource: (short, unresolvable) over ``rows``, flattened in ``names`` order."""
+    out: list[np.ndarray] = []
     for res in names:
         col = t.column(res)
-        alloc = t.alloc[:n, col]
-        used = t.requested[:n, col]
-        amount = req[res]
-        # A resource the node does not advertise has allocatable 0: any request fails, unresolvably.
-        out.append(_Check(res, f"Insufficient {res}", amount, used, alloc, amount > alloc - used,
-                          amount > alloc))
+        alloc = t.alloc[rows, col]
+        used = t.requested[rows, col]
+        if res == "pods":
+            # "Too many pods" applies even to a pod that requests nothing, and is never unresolvable.
+            out += [used + 1 > alloc, np.zeros(len(rows), dtype=bool)]
+        else:
+            amount = pod.requests[res]
+            # A resource the node does not advertise has allocatable 0: any request fails, unresolvably.
+            out += [amount > alloc - used, amount > alloc]
+    return out
+
+
+def _fit_checks(ctx: CycleContext, ignored: Callable[[str], bool] | None = None) -> list[_Check]:
+    """``fitsRequest`` for every node row at once (the readable form, one entry per resource)."""
+    t, pod = ctx.table, ctx.pod
+    rows = np.arange(t.n, dtype=np.int64)
+    names = _check_names(pod, ignored)
+    arrays = _check_rows(t, pod, names, rows)
+    out = []
+    for k, res in enumerate(names):
+        col = t.column(res)
+        reason = "Too many pods" if res == "pods" else f"Insufficient {res}"
+        amount = 1 if res == "pods" else pod.requests[res]
+        out.append(_Check(res, reason, amount, t.requested[rows, col], t.alloc[rows, col],
+                          arrays[2 * k], arrays[2 * k + 1]))
     return out
 
 
@@ -126,6 +144,7 @@ class NodeResourcesFit(Plugin):
         self.shape = [(int(p["utilization"]), int(p["score"]) * (MAX_NODE_SCORE // 10)) for p in shape]
         self.ignored = set(self.args.get("ignoredResources") or [])
         self.ignored_groups = set(self.args.get("ignoredResourceGroups") or [])
+        self._rows = RowCache()
 
     def _ignored(self, name: str) -> bool:
         return _is_extended(name) and (name in self.ignored or name.split("/", 1)[0] in self.ignored_groups)
@@ -134,16 +153,20 @@ class NodeResourcesFit(Plugin):
     def filter(self, ctx: CycleContext) -> list[Rejection]:
         # fit.go Filter: every insufficient resource is a reason; the status is
         # UnschedulableAndUnresolvable when any of them exceeds the node's whole allocatable.
-        out: list[Rejection] = []
-        checks = [c for c in _fit_checks(ctx, self._ignored) if c.short.any()]
-        if not checks:
-            return out
-        unresolvable = np.zeros(ctx.table.n, dtype=bool)
-        for c in checks:
-            unresolvable |= c.short & c.unresolvable
-        for c in checks:
-            out.append(Rejection(c.reason, c.short, unresolvable))
-        return out
+        t, pod = ctx.table, ctx.pod
+        names = _check_names(pod, self._ignored)
+        key = ("filter", tuple(sorted(pod.requests.items())), tuple(names))
+        arrays = self._rows.get(t, key, lambda rows: _check_rows(t, pod, names, rows))
+        shorts = [(res, arrays[2 * k], arrays[2 * k + 1]) for k, res in enumerate(names)
+                  if arrays[2 * k].any()]
+        if not shorts:
+            return []
+        unresolvable = np.zeros(t.n, dtype=bool)
+        for _, short, unres in shorts:
+            unresolvable |= short & unres
+        # Copies: the cached arrays are refreshed in place by later cycles.
+        return [Rejection("Too many pods" if res == "pods" else f"Insufficient {res}", short.copy(),
+                          unresolvable) for res, short, _ in shorts]
 
     def insufficient(self, ctx: CycleContext, row: int) -> list[InsufficientResource]:
         """This plugin's ``fitsRequest`` list for node row ``row`` (honours ``ignoredResources``)."""
@@ -172,6 +195,11 @@ class NodeResourcesFit(Plugin):
         return out
 
     def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
+        pod = ctx.pod
+        key = ("score", pod.nonzero_cpu, pod.nonzero_memory, tuple(sorted(pod.requests.items())))
+        return self._rows.get(ctx.table, key, lambda rows: (self._score_rows(ctx, rows),))[0][nodes]
+
+    def _score_rows(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         parts = self._requested_alloc(ctx, nodes, use_requested=False)
         total = np.zeros(len(nodes), dtype=np.int64)
         wsum = np.zeros(len(nodes), dtype=np.int64)
@@ -226,12 +254,17 @@ class NodeResourcesBalancedAllocation(Plugin):
         super().__init__(args)
         self.resources = self.args.get("resources") or DEFAULT_RESOURCES
         self._fit = NodeResourcesFit({"scoringStrategy": {"resources": self.resources}})
+        self._rows = RowCache()
 
     def pre_score(self, ctx: CycleContext, nodes: np.ndarray) -> bool:
         # balanced_allocation.go PreScore: best-effort pods (all configured requests 0) are skipped.
         return any(ctx.pod.requests.get(r["name"], 0) for r in self.resources)
 
     def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
+        key = tuple(sorted(ctx.pod.requests.items()))
+        return self._rows.get(ctx.table, key, lambda rows: (self._score_rows(ctx, rows),))[0][nodes]
+
+    def _score_rows(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         parts = self._fit._requested_alloc(ctx, nodes, use_requested=True)
         pod = ctx.pod
         after = [(req, alloc) for _, _, req, alloc in parts]
