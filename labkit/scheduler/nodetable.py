@@ -240,7 +240,7 @@ class NodeTable:
         """Rows whose pods changed since ``seq`` (deduplicated), or None if the log no longer reaches back."""
         if seq < self._row_log_base:
             return None
-        return np.unique(np.asarray(self._row_log[seq - self._row_log_base:], dtype=np.int64))
+        return np.fromiter(set(self._row_log[seq - self._row_log_base:]), dtype=np.int64)
 
     def dry_run_copy(self) -> NodeTable:
         """A copy whose pods can be changed without touching this table (preemption's dry runs).
