@@ -7,7 +7,6 @@ only moves in :meth:`Cluster.run`, so every result is reproducible from the seed
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,7 @@ from labkit.api.defaults import apply_defaults
 from labkit.api.events import EventRecorder
 from labkit.api.kinds import lookup
 from labkit.api.selectors import parse_selector
-from labkit.api.store import APIStore, WatchEvent, timestamp
+from labkit.api.store import APIStore, WatchEvent, clone, timestamp
 from labkit.errors import ManifestError
 from labkit.manifests import check_document, load_documents
 from labkit.version import KUBERNETES_PATCH_VERSION
@@ -31,26 +30,28 @@ class _Pending:
 
     def __init__(self, store: APIStore) -> None:
         self.store = store
-        self.new: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # kind -> key -> object: admission asks for one kind at a time (a pod's PriorityClass), and
+        # a call may carry thousands of pods, so the overlay is indexed by kind.
+        self.new: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
 
     def add(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
-        self.new[APIStore.key(obj["kind"], meta["name"], meta.get("namespace"))] = obj
+        key = APIStore.key(obj["kind"], meta["name"], meta.get("namespace"))
+        self.new.setdefault(key[0], {})[key] = obj
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        hit = self.new.get(APIStore.key(kind, name, namespace))
+        key = APIStore.key(kind, name, namespace)
+        hit = self.new.get(key[0], {}).get(key)
         return hit if hit is not None else self.store.get(kind, name, namespace)
 
     def items(self, kind: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
         k = lookup(kind).kind
-        seen = set()
-        for key, obj in self.new.items():
-            if key[0] == k and (namespace is None or key[1] == namespace):
-                seen.add(key)
+        new = self.new.get(k, {})
+        for key, obj in new.items():
+            if namespace is None or key[1] == namespace:
                 yield obj
-        for obj in self.store.items(kind, namespace):
-            key = APIStore.key(k, obj["metadata"]["name"], obj["metadata"].get("namespace"))
-            if key not in seen:
+        for obj in self.store.items(k, namespace):
+            if APIStore.key(k, obj["metadata"]["name"], obj["metadata"].get("namespace")) not in new:
                 yield obj
 
 
@@ -124,68 +125,81 @@ class Cluster:
             label = _doc_label(doc, i, len(docs))
             try:
                 check_document(doc)
+                _check_unique(doc, pending)
                 obj = apply_defaults(doc, pending)
                 old = self._check_update(obj, pending)
                 self._check_namespace(obj, pending)
             except ManifestError as e:
-                if e.document is None and len(docs) > 1 or e.document is None and label:
+                if e.document is None and (len(docs) > 1 or label):
                     raise ManifestError(e.path, e.value, e.reason, document=label) from None
                 raise
             pending.add(obj)
             prepared.append((obj, old))
-        out = []
-        for obj, old in prepared:
-            stored = self._commit(obj, old)
-            out.append(copy.deepcopy(stored))
-        return out
+        return [clone(self._commit(obj, old)) for obj, old in prepared]
 
     def _check_namespace(self, obj: dict[str, Any], pending: _Pending) -> None:
         ns = obj["metadata"].get("namespace")
         if ns and pending.get("Namespace", ns) is None:
-            raise ManifestError("metadata.namespace", ns, f'namespaces "{ns}" not found (create the Namespace first)')
+            raise ManifestError("metadata.namespace", ns,
+                                f'namespaces "{ns}" not found (create the Namespace first)')
 
     def _check_update(self, obj: dict[str, Any], pending: _Pending) -> dict[str, Any] | None:
         meta = obj["metadata"]
         old = self.store.get(obj["kind"], meta["name"], meta.get("namespace"))
         if old is None or obj["kind"] != "Pod":
             return old
-        # ValidatePodUpdate: only images (and a few other fields) may change on a live pod.
-        a, b = copy.deepcopy(old["spec"]), copy.deepcopy(obj["spec"])
-        b.setdefault("nodeName", a.get("nodeName"))
-        if b.get("nodeName") is None:
-            b.pop("nodeName")
+        # pkg/apis/core/validation/validation.go: ValidatePodUpdate -- a live pod's spec is immutable
+        # except for the fields listed in the message; compare with those fields taken from the old spec.
+        a, b = old["spec"], clone(obj["spec"])
+        if b.get("nodeName") is None and a.get("nodeName"):
+            b["nodeName"] = a["nodeName"]  # bound by the scheduler, not by the manifest
         for section in ("containers", "initContainers"):
             for ca, cb in zip(a.get(section) or [], b.get(section) or []):
                 cb["image"] = ca["image"]
+        if "activeDeadlineSeconds" in b and (a.get("activeDeadlineSeconds") is None
+                                             or 0 < b["activeDeadlineSeconds"] <= a["activeDeadlineSeconds"]):
+            b["activeDeadlineSeconds"] = a.get("activeDeadlineSeconds")  # may be set, or shortened
+            if b["activeDeadlineSeconds"] is None:
+                del b["activeDeadlineSeconds"]
+        old_tols = a.get("tolerations") or []
+        if all(t in (b.get("tolerations") or []) for t in old_tols):
+            b["tolerations"] = old_tols  # only additions to existing tolerations
+        if a.get("terminationGracePeriodSeconds", 0) < 0 and b.get("terminationGracePeriodSeconds") == 1:
+            b["terminationGracePeriodSeconds"] = a["terminationGracePeriodSeconds"]
         if a != b:
-            raise ManifestError("spec", "...", "Forbidden: pod updates may not change fields other than "
-                                "`spec.containers[*].image`, `spec.initContainers[*].image`, "
-                                "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing "
-                                "tolerations) or `spec.terminationGracePeriodSeconds` (delete and re-create the "
-                                "pod to change anything else)")
+            where = _first_difference(a, b, "spec")
+            raise ManifestError(
+                "spec", where,
+                "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+                "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set "
+                f"to 1 if it was previously negative); this apply changes {where} -- delete the pod and "
+                "create it again to change that (or let a Deployment replace its pods)")
         return old
 
     def _commit(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         if old is None:
             return self.store.create(obj)
         if obj["kind"] == "Node":
-            return self.store.replace(obj)
-        new = copy.deepcopy(old)
-        for field in ("spec", "data", "value", "handler", "overhead", "scheduling", "globalDefault",
-                      "preemptionPolicy", "description"):
-            if field in obj:
-                new[field] = obj[field]
-        if obj["kind"] == "Pod":
-            new["spec"]["nodeName"] = old["spec"].get("nodeName") or obj["spec"].get("nodeName")
-            if new["spec"]["nodeName"] is None:
-                del new["spec"]["nodeName"]
+            # A Node manifest carries its status (capacity, allocatable, images): take it whole.
+            new = obj
+            for field in ("uid", "resourceVersion", "creationTimestamp"):
+                new["metadata"][field] = old["metadata"][field]
+        else:
+            new = clone(old)
+            for field in ("spec", "data", "value", "handler", "overhead", "scheduling", "globalDefault",
+                          "preemptionPolicy", "description"):
+                if field in obj:
+                    new[field] = obj[field]
+            if obj["kind"] == "Pod" and old["spec"].get("nodeName"):
+                new["spec"]["nodeName"] = old["spec"]["nodeName"]
         for key in ("labels", "annotations"):
             if key in obj["metadata"]:
                 new["metadata"][key] = obj["metadata"][key]
             else:
                 new["metadata"].pop(key, None)
         if new == old:
-            return old  # kubectl apply: "unchanged"
+            return old  # kubectl apply: "unchanged" (no write, same resourceVersion)
         return self.store.replace(new)
 
     # -- kubectl get / delete ------------------------------------------------------------------
@@ -195,7 +209,7 @@ class Cluster:
         obj = self.store.get(k.kind, name, namespace if k.namespaced else None)
         if obj is None:
             raise KeyError(f'{k.plural} "{name}" not found')
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None
              ) -> list[dict[str, Any]]:
@@ -204,7 +218,7 @@ class Cluster:
         out = []
         for obj in self.store.items(kind, namespace):
             if sel is None or sel.matches(obj["metadata"].get("labels") or {}):
-                out.append(copy.deepcopy(obj))
+                out.append(clone(obj))
         return out
 
     def delete(self, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any]:
@@ -215,14 +229,16 @@ class Cluster:
         if self.store.get(k.kind, name, ns) is None:
             raise KeyError(f'{k.plural} "{name}" not found')
         if k.kind == "Pod":
-            return copy.deepcopy(self._delete_pod(ns or "default", name))
-        return copy.deepcopy(self.store.delete(k.kind, name, ns))
+            return clone(self._delete_pod(ns or "default", name))
+        return clone(self.store.delete(k.kind, name, ns))
 
     def _delete_pod(self, namespace: str, name: str, reason: str = "") -> dict[str, Any]:
         pod = self.store.get("Pod", name, namespace)
         assert pod is not None
-        if not pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
-            return self.store.delete("Pod", name, namespace) if not pod["metadata"].get("deletionTimestamp") else pod
+        if pod["metadata"].get("deletionTimestamp"):
+            return pod  # already terminating
+        if not pod["spec"].get("nodeName"):
+            return self.store.delete("Pod", name, namespace)  # no kubelet to stop it: gone at once
         grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
 
         def mark(p: dict[str, Any]) -> None:
@@ -256,7 +272,7 @@ class Cluster:
             io = ev["involvedObject"]
             if involved and involved not in (io["name"], f'{io["kind"]}/{io["name"]}'):
                 continue
-            out.append(copy.deepcopy(ev))
+            out.append(clone(ev))
         out.sort(key=lambda e: (e["firstTime"], int(e["metadata"]["resourceVersion"])))
         return out
 
@@ -287,7 +303,7 @@ class Cluster:
             st = pod.get("status") or {}
             req = pod_requests(pod["spec"])
             marks = self._timeline.get(pod["metadata"]["uid"], {})
-            ready = next((c["status"] == "True" for c in st.get("conditions") or [] if c["type"] == "Ready"), False)
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or [])
             rows.append({
                 "name": pod["metadata"]["name"],
                 "namespace": pod["metadata"]["namespace"],
@@ -411,3 +427,26 @@ def _doc_label(doc: dict[str, Any], i: int, total: int) -> str | None:
     if isinstance(kind, str) and isinstance(name, str):
         return f"{kind}/{name}"
     return f"document {i + 1}" if total > 1 else None
+
+
+def _check_unique(doc: dict[str, Any], pending: _Pending) -> None:
+    """One object once per call: a second copy would make the call's outcome depend on order."""
+    meta = doc["metadata"]
+    key = APIStore.key(doc["kind"], meta["name"], meta.get("namespace"))
+    if key in pending.new.get(key[0], {}):
+        raise ManifestError("metadata.name", meta["name"],
+                            f'Duplicate value: {doc["kind"]} "{meta["name"]}" appears twice in this apply; '
+                            "keep one copy (or apply the two versions one after the other)")
+
+
+def _first_difference(a: Any, b: Any, path: str) -> str:
+    """Field path of the first place where ``a`` and ``b`` differ (for an error message)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return path

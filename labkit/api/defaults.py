@@ -62,11 +62,11 @@ def qos_class(spec: dict[str, Any]) -> str:
         res = c.get("resources") or {}
         req, lim = res.get("requests") or {}, res.get("limits") or {}
         for name in ("cpu", "memory"):
-            r = req.get(name)
-            limit = lim.get(name)
-            if r is not None and check_quantity(r, "") != 0 or limit is not None and check_quantity(limit, "") != 0:
+            r = check_quantity(req[name], "") if name in req else None
+            limit = check_quantity(lim[name], "") if name in lim else None
+            if r or limit:  # a quantity set to something other than zero
                 any_set = True
-            if limit is None or r is None or check_quantity(r, "") != check_quantity(limit, ""):
+            if limit is None or r is None or r != limit:
                 guaranteed = False
     if not any_set:
         return "BestEffort"
@@ -90,7 +90,10 @@ def _admit_pod(pod: dict[str, Any], lookup: Lookup) -> None:
     spec = pod["spec"]
     pod_spec_defaults(spec)
     spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("serviceAccountName", "default")  # admission: serviceaccount
+    # pkg/apis/core/v1/conversion.go reads the deprecated serviceAccount when serviceAccountName is empty
+    # and writes the alias back on every v1 read; admission (serviceaccount) defaults it to "default".
+    spec["serviceAccountName"] = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    spec["serviceAccount"] = spec["serviceAccountName"]
     # admission: priority (plugin/pkg/admission/priority) -- resolve the class into spec.priority.
     cls_name = spec.get("priorityClassName")
     if cls_name:

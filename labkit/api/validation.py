@@ -31,7 +31,8 @@ _NAME_MSG = {
     "label": ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
               "and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')", 63),
     "subdomain": ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                  "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')", 253),
+                  "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')",
+                  253),
     "label1035": ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
                   "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name')", 63),
 }
@@ -42,7 +43,9 @@ def check_name(value: Any, path: str, rule: str = "subdomain") -> None:
     """Raise unless ``value`` is a valid DNS-1123 label/subdomain or DNS-1035 label."""
     msg, limit = _NAME_MSG[rule]
     if not isinstance(value, str) or not value:
-        raise ManifestError(path, value, "Required value: a name is needed")
+        why = "name or generateName is required (e.g. metadata.name: my-nginx)" if path == "metadata.name" \
+            else "a name is needed"
+        raise ManifestError(path, value, f"Required value: {why}")
     if len(value) > limit:
         raise ManifestError(path, value, f"Invalid value: must be no more than {limit} characters")
     if not _NAME_RE[rule].match(value):
@@ -82,6 +85,10 @@ def _validate_meta(meta: Any, name_rule: str, namespaced: bool) -> None:
 
 
 # -- Pods ---------------------------------------------------------------------------------------
+def _label_value_error(value: Any) -> str | None:
+    return is_valid_label_value(value) if isinstance(value, str) else "must be a string"
+
+
 def _validate_resources(res: dict[str, Any] | None, path: str) -> None:
     """``ValidateResourceRequirements``: valid names and quantities, and requests ≤ limits."""
     if not res:
@@ -97,19 +104,31 @@ def _validate_resources(res: dict[str, Any] | None, path: str) -> None:
                 raise ManifestError(p, value, "Invalid value: must be an integer (extended resources "
                                     "are whole units)")
             parsed[section][name] = q
+    # ValidateResourceRequirements: requests <= limits, and == limits for resources that cannot be
+    # overcommitted (extended resources and hugepages; v1helper.IsOvercommitAllowed).
     for name, req in parsed["requests"].items():
         lim = parsed["limits"].get(name)
+        overcommit = _overcommit_allowed(name)
+        if lim is not None and req != lim and not overcommit:
+            raise ManifestError(f"{path}.requests.{name}", res["requests"][name],
+                                f"Invalid value: must be equal to {name} limit of {res['limits'][name]} "
+                                f"({name} cannot be overcommitted: set requests equal to limits, or set "
+                                "limits only)")
         if lim is not None and req > lim:
             raise ManifestError(f"{path}.requests.{name}", res["requests"][name],
                                 f"Invalid value: must be less than or equal to {name} limit of "
                                 f"{res['limits'][name]}")
-        if "/" in name and not name.startswith("kubernetes.io/") and lim is None:
+        if lim is None and not overcommit:
             raise ManifestError(f"{path}.limits", None,
-                                    f"Required value: Limit must be set for non overcommitable resources "
-                                    f"({name})")
-        if "/" in name and lim is not None and req != lim and not name.startswith("kubernetes.io/"):
-            raise ManifestError(f"{path}.requests.{name}", res["requests"][name],
-                                "Invalid value: must be equal to the limit for extended resources")
+                                "Required value: Limit must be set for non overcommitable resources "
+                                f"({name}: add limits: {{{name}: {res['requests'][name]}}}, or set limits "
+                                "only)")
+
+
+def _overcommit_allowed(name: str) -> bool:
+    """``IsOvercommitAllowed`` (pkg/apis/core/v1/helper/helpers.go): native and not hugepages."""
+    native = "/" not in name or "kubernetes.io/" in name
+    return native and not name.startswith("hugepages-")
 
 
 def _validate_container(c: dict[str, Any], path: str, names: dict[str, str], init: bool) -> None:
@@ -121,7 +140,8 @@ def _validate_container(c: dict[str, Any], path: str, names: dict[str, str], ini
     if not isinstance(image, str) or not image.strip():
         raise ManifestError(f"{path}.image", image, "Required value: every container needs an image")
     if image != image.strip():
-        raise ManifestError(f"{path}.image", image, "Invalid value: must not have leading or trailing whitespace")
+        raise ManifestError(f"{path}.image", image,
+                            "Invalid value: must not have leading or trailing whitespace")
     _validate_resources(c.get("resources"), f"{path}.resources")
     port_names: set[str] = set()
     for j, port in enumerate(c.get("ports") or []):
@@ -129,7 +149,8 @@ def _validate_container(c: dict[str, Any], path: str, names: dict[str, str], ini
         for field in ("containerPort", "hostPort"):
             v = port.get(field)
             if v is not None and not 1 <= v <= 65535:
-                raise ManifestError(f"{pp}.{field}", v, "Invalid value: must be between 1 and 65535, inclusive")
+                raise ManifestError(f"{pp}.{field}", v,
+                                    "Invalid value: must be between 1 and 65535, inclusive")
         if "containerPort" not in port:
             raise ManifestError(f"{pp}.containerPort", None, "Required value")
         pname = port.get("name")
@@ -214,11 +235,10 @@ def _validate_node_selector_term(term: dict[str, Any], path: str) -> None:
                 raise ManifestError(f"{p}.values", values,
                                     "Forbidden: may not be specified when `operator` is 'Exists' or "
                                     "'DoesNotExist'")
-            if op in ("Gt", "Lt"):
-                if len(values) != 1 or not re.fullmatch(r"-?\d+", str(values[0])):
-                    raise ManifestError(f"{p}.values", values,
-                                        "Required value: must be specified single value when `operator` is "
-                                        "'Lt' or 'Gt' (an integer)")
+            if op in ("Gt", "Lt") and (len(values) != 1 or not re.fullmatch(r"-?\d+", str(values[0]))):
+                raise ManifestError(f"{p}.values", values,
+                                    "Required value: must be specified single value when `operator` is "
+                                    "'Lt' or 'Gt' (an integer)")
             for v in values:
                 err = is_valid_label_value(v)
                 if err:
@@ -243,7 +263,8 @@ def _validate_affinity(aff: dict[str, Any] | None, path: str) -> None:
     for kind in ("podAffinity", "podAntiAffinity"):
         pa = aff.get(kind) or {}
         for i, term in enumerate(pa.get("requiredDuringSchedulingIgnoredDuringExecution") or []):
-            _validate_pod_affinity_term(term, f"{path}.{kind}.requiredDuringSchedulingIgnoredDuringExecution[{i}]")
+            _validate_pod_affinity_term(
+                term, f"{path}.{kind}.requiredDuringSchedulingIgnoredDuringExecution[{i}]")
         for i, wt in enumerate(pa.get("preferredDuringSchedulingIgnoredDuringExecution") or []):
             p = f"{path}.{kind}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
             w = wt.get("weight")
@@ -281,7 +302,8 @@ def _validate_spread(constraints: list[dict[str, Any]] | None, path: str) -> Non
                 raise ManifestError(f"{p}.minDomains", md, "Invalid value: must be greater than zero")
             if wu != "DoNotSchedule":
                 raise ManifestError(f"{p}.minDomains", md,
-                                    "Invalid value: can only use minDomains if whenUnsatisfiable=DoNotSchedule")
+                                    "Invalid value: can only use minDomains if "
+                                    "whenUnsatisfiable=DoNotSchedule")
         pair = (c["topologyKey"], wu)
         if pair in seen:
             raise ManifestError(f"{p}.{{topologyKey, whenUnsatisfiable}}", f"{pair[0]}, {pair[1]}",
@@ -290,7 +312,8 @@ def _validate_spread(constraints: list[dict[str, Any]] | None, path: str) -> Non
         for policy in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
             v = c.get(policy)
             if v is not None and v not in ("Honor", "Ignore"):
-                raise ManifestError(f"{p}.{policy}", v, 'Unsupported value: supported values: "Honor", "Ignore"')
+                raise ManifestError(f"{p}.{policy}", v,
+                                    'Unsupported value: supported values: "Honor", "Ignore"')
         selector_from_dict(c.get("labelSelector"), f"{p}.labelSelector")
 
 
@@ -299,20 +322,25 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> None:
     names: dict[str, str] = {}
     containers = spec.get("containers")
     if not containers:
-        raise ManifestError(f"{path}.containers", containers, "Required value: a pod needs at least one container")
+        raise ManifestError(f"{path}.containers", containers,
+                            "Required value: a pod needs at least one container")
     for i, c in enumerate(spec.get("initContainers") or []):
         _validate_container(c, f"{path}.initContainers[{i}]", names, init=True)
     for i, c in enumerate(containers):
         _validate_container(c, f"{path}.containers[{i}]", names, init=False)
+    # AccumulateUniqueHostPorts: one (protocol, hostIP, hostPort) per pod.
     host_ports: dict[tuple[str, str, int], str] = {}
     for i, c in enumerate(containers):
         for j, port in enumerate(c.get("ports") or []):
             if port.get("hostPort"):
-                key = (port.get("protocol", "TCP"), port.get("hostIP", ""), port["hostPort"])
+                proto = port.get("protocol", "TCP")
+                key = (proto, port.get("hostIP", ""), port["hostPort"])
+                here = f"{path}.containers[{i}].ports[{j}]"
                 if key in host_ports:
-                    raise ManifestError(f"{path}.containers[{i}].ports[{j}].hostPort", port["hostPort"],
-                                        "Duplicate value")
-                host_ports[key] = "x"
+                    raise ManifestError(f"{here}.hostPort", port["hostPort"],
+                                        f"Duplicate value: \"{port['hostPort']}/{proto}\" is already used by "
+                                        f"{host_ports[key]} (a host port can be bound once per pod)")
+                host_ports[key] = here
     rp = spec.get("restartPolicy")
     if rp is not None and rp not in ("Always", "OnFailure", "Never"):
         raise ManifestError(f"{path}.restartPolicy", rp,
@@ -342,7 +370,8 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> None:
     for i, gate in enumerate(spec.get("schedulingGates") or []):
         err = is_qualified_name(gate.get("name", ""))
         if err:
-            raise ManifestError(f"{path}.schedulingGates[{i}].name", gate.get("name"), f"Invalid value: {err}")
+            raise ManifestError(f"{path}.schedulingGates[{i}].name", gate.get("name"),
+                                f"Invalid value: {err}")
 
 
 def _pod(doc: dict[str, Any]) -> None:
@@ -353,26 +382,29 @@ def _template_workload(doc: dict[str, Any]) -> None:
     """Deployments and ReplicaSets: selector required, and it must select the template's labels."""
     spec = doc.get("spec") or {}
     if spec.get("replicas") is not None and spec["replicas"] < 0:
-        raise ManifestError("spec.replicas", spec["replicas"], "Invalid value: must be greater than or equal to 0")
+        raise ManifestError("spec.replicas", spec["replicas"],
+                            "Invalid value: must be greater than or equal to 0")
     sel_dict = spec.get("selector")
     if sel_dict is None:
         raise ManifestError("spec.selector", None, "Required value")
     sel = selector_from_dict(sel_dict, "spec.selector")
     if sel is None or sel.empty:
-        raise ManifestError("spec.selector", sel_dict, "Invalid value: empty selector is invalid for deployment")
+        raise ManifestError("spec.selector", sel_dict,
+                            "Invalid value: empty selector is invalid for deployment")
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     if not sel.matches(labels):
         raise ManifestError("spec.template.metadata.labels", labels,
                             f"Invalid value: `selector` does not match template `labels` (selector: {sel})")
     for key, val in labels.items():
-        err = is_qualified_name(key) or (is_valid_label_value(val) if isinstance(val, str) else "must be a string")
+        err = is_qualified_name(key) or _label_value_error(val)
         if err:
             raise ManifestError(f"spec.template.metadata.labels.{key}", val, f"Invalid value: {err}")
     validate_pod_spec(template.get("spec") or {}, "spec.template.spec")
     rp = (template.get("spec") or {}).get("restartPolicy")
     if rp not in (None, "Always"):
-        raise ManifestError("spec.template.spec.restartPolicy", rp, 'Unsupported value: supported values: "Always"')
+        raise ManifestError("spec.template.spec.restartPolicy", rp,
+                            'Unsupported value: supported values: "Always"')
     strategy = spec.get("strategy") or {}
     if strategy.get("type") == "Recreate" and "rollingUpdate" in strategy:
         raise ManifestError("spec.strategy.rollingUpdate", strategy["rollingUpdate"],
@@ -405,26 +437,30 @@ def _service(doc: dict[str, Any]) -> None:
         seen.add((num, proto))
         tp = port.get("targetPort")
         if isinstance(tp, int) and not 1 <= tp <= 65535:
-            raise ManifestError(f"{p}.targetPort", tp, "Invalid value: must be between 1 and 65535, inclusive")
+            raise ManifestError(f"{p}.targetPort", tp,
+                                "Invalid value: must be between 1 and 65535, inclusive")
         if isinstance(tp, str):
             _check_port_name(tp, f"{p}.targetPort")
         np_ = port.get("nodePort")
         if np_ is not None and stype not in ("NodePort", "LoadBalancer"):
             raise ManifestError(f"{p}.nodePort", np_, "Forbidden: may not be used when `type` is 'ClusterIP'")
         if np_ is not None and not 30000 <= np_ <= 32767:
-            raise ManifestError(f"{p}.nodePort", np_, "Invalid value: provided port is not in the valid range. "
+            raise ManifestError(f"{p}.nodePort", np_,
+                                "Invalid value: provided port is not in the valid range. "
                                 "The range of valid ports is 30000-32767")
     for key, val in (spec.get("selector") or {}).items():
-        err = is_qualified_name(key) or (is_valid_label_value(val) if isinstance(val, str) else "must be a string")
+        err = is_qualified_name(key) or _label_value_error(val)
         if err:
             raise ManifestError(f"spec.selector.{key}", val, f"Invalid value: {err}")
     if stype not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
         raise ManifestError("spec.type", stype,
-                            'Unsupported value: supported values: "ClusterIP", "ExternalName", "LoadBalancer", '
+                            'Unsupported value: supported values: "ClusterIP", "ExternalName", '
+                            '"LoadBalancer", '
                             '"NodePort"')
     sa = spec.get("sessionAffinity")
     if sa is not None and sa not in ("None", "ClientIP"):
-        raise ManifestError("spec.sessionAffinity", sa, 'Unsupported value: supported values: "ClientIP", "None"')
+        raise ManifestError("spec.sessionAffinity", sa,
+                            'Unsupported value: supported values: "ClientIP", "None"')
     timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
     if timeout is not None and not 0 < timeout <= 86400:
         raise ManifestError("spec.sessionAffinityConfig.clientIP.timeoutSeconds", timeout,
@@ -447,7 +483,8 @@ def _node(doc: dict[str, Any]) -> None:
                 raise ManifestError(f"{p}.value", taint["value"], f"Invalid value: {err}")
         if taint.get("effect") not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
             raise ManifestError(f"{p}.effect", taint.get("effect"),
-                                'Unsupported value: supported values: "NoExecute", "NoSchedule", "PreferNoSchedule"')
+                                'Unsupported value: supported values: "NoExecute", "NoSchedule", '
+                                '"PreferNoSchedule"')
 
 
 def _hpa(doc: dict[str, Any]) -> None:
@@ -478,7 +515,8 @@ def _priority_class(doc: dict[str, Any]) -> None:
     value = doc.get("value")
     name = doc["metadata"]["name"]
     if name.startswith("system-"):
-        raise ManifestError("metadata.name", name, "Forbidden: priority class names with 'system-' prefix are "
+        raise ManifestError("metadata.name", name,
+                            "Forbidden: priority class names with 'system-' prefix are "
                             "reserved")
     if value is not None and value > 1_000_000_000:
         raise ManifestError("value", value, "Forbidden: maximum allowed value of a user defined priority is "

@@ -141,7 +141,8 @@ class Kubelets:
     def _patch_status(self, ns: str, name: str, uid: str, mutate) -> dict[str, Any] | None:
         if self._current(ns, name, uid) is None:
             return None
-        return self.store.update("Pod", name, ns, lambda p: mutate(p["status"]))
+        # The kubelet's status manager writes the status subresource (PUT .../pods/<name>/status).
+        return self.store.update_status("Pod", name, ns, mutate)
 
     # -- SyncPod -----------------------------------------------------------------------------
     def _sync_pod(self, ns: str, name: str, uid: str, node: str):
@@ -164,24 +165,25 @@ class Kubelets:
             st["startTime"] = now
             cond = {c["type"]: c for c in st.get("conditions") or []}
             init_ok = not inits
+            incomplete = f"containers with incomplete status: [{' '.join(inits)}]"
             st["conditions"] = [
                 {"type": "PodReadyToStartContainers", "status": "False", "lastProbeTime": None,
                  "lastTransitionTime": now},
                 {"type": "Initialized", "status": "True" if init_ok else "False", "lastProbeTime": None,
                  "lastTransitionTime": now,
-                 **({} if init_ok else {"reason": "ContainersNotInitialized",
-                                        "message": f"containers with incomplete status: [{' '.join(inits)}]"})},
+                 **({} if init_ok else {"reason": "ContainersNotInitialized", "message": incomplete})},
                 {"type": "Ready", "status": "False", "lastProbeTime": None, "lastTransitionTime": now,
                  "reason": "ContainersNotReady", "message": unready},
-                {"type": "ContainersReady", "status": "False", "lastProbeTime": None, "lastTransitionTime": now,
-                 "reason": "ContainersNotReady", "message": unready},
+                {"type": "ContainersReady", "status": "False", "lastProbeTime": None,
+                 "lastTransitionTime": now, "reason": "ContainersNotReady", "message": unready},
                 cond.get("PodScheduled", {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                           "lastTransitionTime": now}),
             ]
             waiting = "PodInitializing" if inits else "ContainerCreating"
             st["containerStatuses"] = [self._waiting(c, waiting) for c in spec["containers"]]
             if inits:
-                st["initContainerStatuses"] = [self._waiting(c, "PodInitializing") for c in spec["initContainers"]]
+                st["initContainerStatuses"] = [self._waiting(c, "PodInitializing")
+                                               for c in spec["initContainers"]]
             st.setdefault("qosClass", "BestEffort")
 
         if self._patch_status(ns, name, uid, first_status) is None:
@@ -213,14 +215,6 @@ class Kubelets:
             ok = yield from self._start_container(ns, name, uid, node, c, init=False)
             if not ok:
                 return
-
-        def running(st: dict[str, Any]) -> None:
-            t = timestamp(env.now)
-            st["phase"] = "Running"
-            _set(st, "ContainersReady", "True", t)
-            _set(st, "Ready", "True", t)
-
-        self._patch_status(ns, name, uid, running)
         self._running.discard(uid)
 
     @staticmethod
@@ -240,8 +234,8 @@ class Kubelets:
         policy = c.get("imagePullPolicy", "IfNotPresent")
         if policy == "Never" and key not in cache:
             self._event(pod, "ErrImageNeverPull",
-                        f'Container image "{image}" is not present with pull policy of Never', node, c["name"],
-                        "Warning")
+                        f'Container image "{image}" is not present with pull policy of Never', node,
+                        c["name"], "Warning")
             self._running.discard(uid)
             return False
         if policy == "Always" or key not in cache:
@@ -295,11 +289,19 @@ class Kubelets:
                     cs["ready"] = not init or cs.get("ready", False)
                     if init:
                         cs["ready"] = True
-                        cs["state"] = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started,
-                                                      "finishedAt": started}}
+                        cs["state"] = {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                      "startedAt": started, "finishedAt": started}}
                     else:
                         cs["state"] = {"running": {"startedAt": started}}
-                    cs["containerID"] = "containerd://" + hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest()
+                    cid = hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest()
+                    cs["containerID"] = f"containerd://{cid}"
+            if not init and not any("waiting" in cs["state"] for cs in st.get("containerStatuses") or []):
+                # getPhase (pkg/kubelet/kubelet_pods.go): no container left waiting -> Running, in the same
+                # status as the last container's start; without probes a started container is ready, so
+                # ContainersReady and Ready turn True with it (pkg/kubelet/status/generate.go).
+                st["phase"] = "Running"
+                _set(st, "ContainersReady", "True", started)
+                _set(st, "Ready", "True", started)
 
         self._patch_status(ns, name, uid, mark)
         return True
