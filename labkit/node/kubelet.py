@@ -38,7 +38,7 @@ STOP_SECONDS = 0.3
 
 def go_duration(seconds: float) -> str:
     """Go's ``time.Duration.String()`` after ``Truncate(time.Millisecond)`` ("523ms", "1.5s", "1m2.5s")."""
-    ms = int(seconds * 1000 + 1e-9)
+    ms = int(seconds * 1000 + 1e-6)  # durations are whole nanoseconds: anything finer is float noise
     if ms == 0:
         return "0s"
     if ms < 1000:
