@@ -1,0 +1,115 @@
+"""Chapter 00's panel: step through the control-plane timeline and see the pod as it was stored.
+
+The plain function :func:`step_html` renders one :class:`labkit.timeline.Step`; the widget
+only adds a slider, a Play button and the timeline figure with a cursor
+(:func:`labkit.plots.steps_figure`).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from labkit.timeline import APISERVER, Step, steps
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from labkit.cluster import Cluster
+
+__all__ = ["timeline_stepper", "step_html", "NOT_RECORDED"]
+
+#: Shown when a cluster's timeline was not recorded, so pod states are unknown.
+NOT_RECORDED = ("pod state not recorded: call <code>labkit.timeline.record(c)</code> right after creating "
+                "the cluster, before <code>c.apply(...)</code>")
+_STATUS_COLOUR = {"True": "#009E73", "False": "#D55E00"}  # Okabe-Ito green / vermillion
+
+
+def step_html(timeline: list[Step], index: int) -> str:
+    """HTML for step ``index`` of ``timeline`` (clamped into range): the step and the pod at that step.
+
+    Parameters
+    ----------
+    timeline:
+        Steps from :func:`labkit.timeline.steps`.
+    index:
+        Which step; any integer is accepted and clamped, so a widget can never fail on it.
+    """
+    if not timeline:
+        return ("<p>Nothing recorded yet: call <code>labkit.timeline.record(c)</code> before "
+                "<code>c.apply(...)</code>, then <code>c.run()</code>.</p>")
+    i = min(max(int(index), 0), len(timeline) - 1)
+    s = timeline[i]
+    what = "written at" if s.component == APISERVER else "Event stored at"
+    rv = f" &middot; {what} resourceVersion {html.escape(s.resource_version)}" if s.resource_version else ""
+    head = (f"<p><b>step {i + 1} of {len(timeline)}</b> &middot; t = {s.time:.4f} s &middot; "
+            f"<b>{html.escape(s.component)}</b> &middot; {html.escape(s.reason)} &middot; "
+            f"{html.escape(s.object)}{rv}<br><code>{html.escape(s.message)}</code></p>")
+    if s.pod is None:
+        return head + (f"<p><i>{NOT_RECORDED}</i></p>" if s.object.startswith("Pod/") else "")
+    p = s.pod
+    conditions = " ".join(
+        f"<span style='color:{_STATUS_COLOUR.get(st, '#000000')}'>{html.escape(t)}={html.escape(st)}</span>"
+        for t, st in p.conditions) or "<i>none yet</i>"
+    containers = ", ".join(f"{html.escape(n)}: {html.escape(st)}" for n, st in p.containers) \
+        or "<i>none yet</i>"
+    rows = [
+        ("metadata.resourceVersion", html.escape(p.resource_version)),
+        ("metadata.labels", html.escape(", ".join(f"{k}={v}" for k, v in p.labels)) or "<i>none</i>"),
+        ("spec.nodeName", html.escape(p.node_name) if p.node_name else "<i>not set (not scheduled)</i>"),
+        ("status.phase", html.escape(p.phase or "")),
+        ("status.podIP", html.escape(p.pod_ip) if p.pod_ip else "<i>not set</i>"),
+        ("status.conditions", conditions),
+        ("status.containerStatuses", containers),
+    ]
+    table = "".join(f"<tr><td><code>{k}</code></td><td>{v}</td></tr>" for k, v in rows)
+    return (head + f"<p>Pod {html.escape(p.namespace)}/{html.escape(p.name)} as stored at this step:</p>"
+            f"<table>{table}</table>")
+
+
+def timeline_stepper(cluster: Cluster, involved: str | None = None) -> ipywidgets.VBox:
+    """A slider (with Play) over the timeline; each step shows the event and the pod as it was then.
+
+    The timeline is read once, when the widget is built: run the cluster first. Moving the
+    slider re-renders the figure's cursor and the step's HTML; out-of-range values are clamped.
+
+    Parameters
+    ----------
+    cluster:
+        A cluster recorded with :func:`labkit.timeline.record` (otherwise only Events are shown).
+    involved:
+        Only steps about this object, e.g. ``"Pod/my-nginx"``.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``children``: an HBox of the IntSlider and its Play button, the figure (an Image), the
+        step's HTML.
+    """
+    import io
+
+    import ipywidgets as widgets
+
+    from labkit.plots import steps_figure
+
+    timeline = steps(cluster, involved)
+    title = f"Control-plane timeline of {involved or 'all objects'} (seed {cluster.seed})"
+    last = max(len(timeline) - 1, 0)
+    slider = widgets.IntSlider(value=0, min=0, max=last, step=1, description="step",
+                               disabled=not timeline, continuous_update=False)
+    play = widgets.Play(value=0, min=0, max=last, step=1, interval=900, description="Play",
+                        disabled=not timeline)
+    widgets.jslink((play, "value"), (slider, "value"))
+    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+    detail = widgets.HTML()
+
+    def render(index: int) -> None:
+        fig = steps_figure(timeline, title=title, highlight=index if timeline else None)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        image.value = buf.getvalue()
+        detail.value = step_html(timeline, index)
+
+    slider.observe(lambda change: render(change["new"]), names="value")
+    render(slider.value)
+    return widgets.VBox([widgets.HBox([slider, play]), image, detail])
