@@ -224,3 +224,20 @@ def test_creating_an_existing_object_is_refused() -> None:
     store.create(config_map("a"))
     with pytest.raises(KeyError, match='ConfigMap "a" already exists'):
         store.create(config_map("a"))
+
+
+def test_clone_copies_every_container_and_shares_only_scalars() -> None:
+    """``clone`` is the store's deep copy: nothing mutable is shared, mapping subclasses become dicts."""
+    from collections import OrderedDict
+
+    from labkit.api.store import clone
+
+    inner = OrderedDict(b=[1, {"c": None}])
+    original = {"a": inner, "s": "x", "f": 1.5, "t": True}
+    copy_ = clone(original)
+    assert copy_ == original
+    assert type(copy_["a"]) is dict
+    assert copy_["a"] is not inner and copy_["a"]["b"] is not inner["b"]
+    assert copy_["a"]["b"][1] is not inner["b"][1]
+    copy_["a"]["b"][1]["c"] = "changed"
+    assert inner["b"][1]["c"] is None

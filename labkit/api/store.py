@@ -28,13 +28,26 @@ EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 ObjectKey = tuple[str, str, str]  # (kind, namespace or "", name)
 
 
+#: Immutable JSON scalars: shared, never copied.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def clone(value: Any) -> Any:
     """Deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
-    ``copy.deepcopy``, which matters because every status update copies its object."""
+    ``copy.deepcopy``, which matters because every status update copies its object.
+
+    Exact-type checks against a set of scalar types keep the common case to one hash lookup;
+    dict and list subclasses (an ``OrderedDict`` in a learner's manifest) become plain ones.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else clone(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else clone(v) for v in value]
     if isinstance(value, dict):
-        return {k: clone(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+        return {k: clone(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) if isinstance(v, (dict, list)) else v for v in value]
+        return [clone(v) for v in value]
     return value
 
 
