@@ -23,6 +23,7 @@ from labkit.version import KUBERNETES_PATCH_VERSION
 __all__ = ["Cluster"]
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+DEFAULT_ZONES = ("cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j")
 
 
 class _Pending:
@@ -66,9 +67,12 @@ class Cluster:
     scheduler_config:
         A ``kubescheduler.config.k8s.io/v1`` ``KubeSchedulerConfiguration`` (dict, YAML text
         or path) for the scheduler's profile; the default profile when omitted.
+    kubelets:
+        ``False`` runs no kubelets: pods are bound but never start, as with the hollow nodes of
+        kube-scheduler's own ``scheduler_perf`` benchmarks. For measuring the scheduler alone.
     """
 
-    def __init__(self, seed: int = 0, scheduler_config: Any = None) -> None:
+    def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
         import simpy
 
         from labkit.node.kubelet import Kubelets
@@ -84,13 +88,13 @@ class Cluster:
         self.scheduler = Scheduler(self.env, self.store, self.recorder, profile,
                                    random.Random(f"labkit/{seed}/scheduler"), cluster=self)
         self.kubelets = Kubelets(self.env, self.store, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
-                                 cluster=self)
+                                 cluster=self) if kubelets else None
         self._pools: dict[str, int] = {}
         self._timeline: dict[str, dict[str, float]] = {}
         self.store.watch("Pod", self._track_pod)
         for ns in SYSTEM_NAMESPACES:
-            self.store.create(apply_defaults({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-                                             _Pending(self.store)))
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            self.store.create(apply_defaults(namespace, _Pending(self.store)))
 
     def _clock(self) -> float:
         return self.env.now
@@ -118,13 +122,16 @@ class Cluster:
         raises :class:`labkit.ManifestError` and leaves the cluster unchanged. Returns the
         stored objects (copies), in input order.
         """
-        docs = load_documents(source)
+        return self._apply(load_documents(source))
+
+    def _apply(self, docs: list[dict[str, Any]], schema_sample: bool = False) -> list[dict[str, Any]]:
+        """``apply`` on loaded documents; ``schema_sample``: only the first gets the schema pass."""
         pending = _Pending(self.store)
         prepared: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         for i, doc in enumerate(docs):
             label = _doc_label(doc, i, len(docs))
             try:
-                check_document(doc)
+                check_document(doc, schema=not schema_sample or i == 0)
                 _check_unique(doc, pending)
                 obj = apply_defaults(doc, pending)
                 old = self._check_update(obj, pending)
@@ -256,7 +263,10 @@ class Cluster:
         return marked
 
     def _finish_delete(self, pod: dict[str, Any]):
-        yield from self.kubelets.stop_pod(pod)
+        if self.kubelets is not None:
+            yield from self.kubelets.stop_pod(pod)
+        else:
+            yield self.env.timeout(0)
         cur = self.store.get("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
         if cur is not None and cur["metadata"]["uid"] == pod["metadata"]["uid"]:
             self.store.delete("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
@@ -334,12 +344,13 @@ class Cluster:
         if not isinstance(count, int) or count < 0:
             raise ValueError(f"count must be a non-negative integer, got {count!r}")
         start = self._pools.get(name, 0)
-        nodes = pool_nodes(name, instance_type, count, zones or ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"],
-                           start_index=start, labels=labels, taints=taints, network=network,
-                           pool_index=list(self._pools).index(name) if name in self._pools else len(self._pools),
+        pool_index = list(self._pools).index(name) if name in self._pools else len(self._pools)
+        nodes = pool_nodes(name, instance_type, count, zones or list(DEFAULT_ZONES), start_index=start,
+                           labels=labels, taints=taints, network=network, pool_index=pool_index,
                            kubelet_version=KUBERNETES_PATCH_VERSION)
         self._pools[name] = start + count
-        return self.apply(nodes) if nodes else []
+        # The pool's nodes share one shape: the first takes the schema pass for all of them.
+        return self._apply(nodes, schema_sample=True) if nodes else []
 
     def explain(self, pod: Any, namespace: str = "default", all_nodes: bool = False):
         """Why a pod was placed where it was (see :class:`labkit.scheduler.explain.Explanation`).

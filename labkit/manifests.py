@@ -19,8 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ def load_documents(source: Any) -> list[dict[str, Any]]:
             raise ManifestError("", doc, f"{where} is a {_type_name(doc)}, not a mapping: a manifest is a "
                                 "YAML mapping of fields (apiVersion:, kind:, metadata:, ...)")
         _check_shape(doc, "", 0, budget, where)
-        doc = clone(dict(doc))
+        doc = _decode_nulls(clone(dict(doc)))
         if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             for j, item in enumerate(doc["items"]):
                 if not isinstance(item, dict):
@@ -143,6 +142,28 @@ def _excerpt(text: str, mark: Any) -> str:
     return lines[mark.line] if 0 <= mark.line < len(lines) else text[:60]
 
 
+def _decode_nulls(value: Any) -> Any:
+    """Read ``null`` the way the API server's JSON decoding does, in place.
+
+    A field set to ``null`` is the same as an unset field (Go decodes it to a nil pointer, slice
+    or map, and the object is served back without it), so such keys are dropped; a ``null`` list
+    item decodes to the item type's zero value: ``{}`` for objects, ``""`` for strings.
+    """
+    if isinstance(value, dict):
+        for key in [k for k, v in value.items() if v is None]:
+            del value[key]
+        for v in value.values():
+            _decode_nulls(v)
+    elif isinstance(value, list):
+        zero: Any = "" if any(isinstance(v, str) for v in value) else {}
+        for i, v in enumerate(value):
+            if v is None:
+                value[i] = {} if isinstance(zero, dict) else ""
+            else:
+                _decode_nulls(v)
+    return value
+
+
 def _check_shape(value: Any, path: str, depth: int, budget: list[int], where: str) -> None:
     """Refuse absurdly deep or large values before anything else walks them."""
     budget[0] -= 1
@@ -166,8 +187,12 @@ def _check_shape(value: Any, path: str, depth: int, budget: list[int], where: st
         raise ManifestError(path, value, "Invalid value: NaN (not a number) cannot be stored in a manifest")
 
 
-def check_document(doc: dict[str, Any]) -> None:
-    """Run the schema and API-server validation on one decoded document (raises ManifestError)."""
+def check_document(doc: dict[str, Any], *, schema: bool = True) -> None:
+    """Run the schema and API-server validation on one decoded document (raises ManifestError).
+
+    ``schema=False`` skips only the OpenAPI pass, for documents labkit generated from a template
+    whose first instance passed it (the nodes of one node pool differ only in names and values).
+    """
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ManifestError("kind", kind, "Required value: every manifest names its kind, e.g. kind: Pod")
@@ -184,7 +209,8 @@ def check_document(doc: dict[str, Any]) -> None:
             "apiVersion", api_version,
             f'no matches for kind "{kind}" in version "{api_version}": use apiVersion: {known.api_version}',
         )
-    _schema_check(doc)
+    if schema:
+        _schema_check(doc)
     validation.validate(doc)
 
 
@@ -204,14 +230,9 @@ def _schema_check(doc: dict[str, Any]) -> None:
         key = None
     if key is not None and key in _VALID:
         return
-    try:
-        valid = _fast_validator(doc["apiVersion"], doc["kind"])(doc)
-    except _Unsupported:
-        valid = False  # a keyword the fast path does not know: let jsonschema decide
-    if not valid:
-        errors = list(_validator(doc["apiVersion"], doc["kind"]).iter_errors(doc))
-        if errors:
-            raise _schema_error(errors)
+    errors = list(_validator(doc["apiVersion"], doc["kind"]).iter_errors(doc))
+    if errors:
+        raise _schema_error(errors)
     if key is not None and len(_VALID) < 10_000:
         _VALID.add(key)
 
@@ -220,160 +241,29 @@ _VALID: set[str] = set()
 
 
 @functools.cache
-def _schema_dir() -> Path:
-    """kubernetes-validate's strict schemas for :data:`KUBERNETES_VERSION` (its newest patch).
+def _validator(api_version: str, kind: str) -> Any:
+    """``jsonschema``'s ``Draft202012Validator`` on kubernetes-validate's strict schemas for
+    :data:`KUBERNETES_VERSION`, built once per kind.
 
-    Located from the package's data without importing it: ``kubernetes_validate`` imports
-    ``jsonschema`` at the top, which only the error path needs.
+    It is what ``kubernetes_validate.validate(doc, version, strict=True)`` builds, but that
+    function re-reads and re-compiles the schema files on every call (~13 ms a document); the
+    compiled validator is reused here. Importing ``kubernetes_validate`` (and ``jsonschema``)
+    costs about a second, paid at the first ``apply`` of a session, never by ``import labkit``.
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("kubernetes_validate")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("manifests are checked with kubernetes-validate: "
-                                  "pip install kubernetes-validate")
-    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-    prefix, suffix = f"v{KUBERNETES_VERSION}.", "-local-strict"
-    patches = [d for d in root.iterdir() if d.name.startswith(prefix) and d.name.endswith(suffix)]
-    if not patches:
-        raise FileNotFoundError(f"this kubernetes-validate has no strict schemas for Kubernetes "
-                                f"{KUBERNETES_VERSION}: upgrade it")
-    return max(patches, key=lambda d: int(d.name[len(prefix):-len(suffix)]))
-
-
-@functools.cache
-def _schema(api_version: str, kind: str) -> dict[str, Any]:
     import re
 
-    # kubernetes-validate's file names: "<kind>-<group>-<version>.json", group without its domain.
-    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    return json.loads((_schema_dir() / f"{kind.lower()}-{group}.json").read_text(encoding="utf-8"))
-
-
-@functools.cache
-def _definitions() -> dict[str, Any]:
-    return json.loads((_schema_dir() / "_definitions.json").read_text(encoding="utf-8"))
-
-
-@functools.cache
-def _validator(api_version: str, kind: str) -> Any:
-    """The reference validator: ``jsonschema``'s ``Draft202012Validator`` on kubernetes-validate's
-    strict schemas, built once per kind (``kubernetes_validate.validate`` re-reads the files on
-    every call). It runs only for documents the fast check refused, to explain what is wrong.
-    """
-    _import_jsonschema()
     import jsonschema
+    from kubernetes_validate import utils as kv
     from referencing import Registry, Resource
 
-    schema, defs = _schema(api_version, kind), _definitions()
+    version = [v for v in kv.all_versions() if kv.major_minor(v) == KUBERNETES_VERSION][-1]
+    schema_dir = f"kubernetes-json-schema/v{version}-local-strict"
+    # kubernetes-validate's file names: "<kind>-<group>-<version>.json", group without its domain.
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group}.json", version)
+    defs = kv.schema_contents(f"{schema_dir}/_definitions.json", version)
     registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
-
-
-class _Unsupported(Exception):
-    """The schema uses a keyword the fast check does not implement."""
-
-
-# JSON Schema's type tests (jsonschema's draft 2020-12 type checker): a bool is not a number, and
-# an integral float counts as an integer.
-_IS_TYPE: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
-    or (isinstance(v, float) and v.is_integer()),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "null": lambda v: v is None,
-}
-#: Keywords that annotate and never reject (``format`` is not asserted without a format checker).
-_ANNOTATIONS = frozenset({"description", "format", "$schema", "$id", "default", "title"})
-
-
-@functools.cache
-def _fast_validator(api_version: str, kind: str) -> Callable[[Any], bool]:
-    """A yes/no schema check compiled to closures, ~10x faster than ``jsonschema``'s validator.
-
-    It implements exactly the keywords the Kubernetes schemas use (``type``, ``properties``,
-    ``additionalProperties``, ``required``, ``items``, ``enum``, ``oneOf``, ``$ref``) and raises
-    :class:`_Unsupported` on any other, so a "yes" always agrees with ``jsonschema`` (a test
-    compares the two on the whole error corpus) and a "no" hands over to ``jsonschema`` for the
-    message. Definitions compile on first use, which also handles recursive schemas.
-    """
-    defs = _definitions()["$defs"]
-    table: dict[str, Callable[[Any], bool]] = {}
-
-    def ref(target: str) -> Callable[[Any], bool]:
-        name = target.rsplit("/", 1)[-1]
-
-        def check(v: Any) -> bool:
-            fn = table.get(name)
-            if fn is None:
-                fn = table[name] = compile_(defs[name])
-            return fn(v)
-        return check
-
-    def compile_(node: dict[str, Any]) -> Callable[[Any], bool]:
-        checks: list[Callable[[Any], bool]] = []
-        props = {k: compile_(sub) for k, sub in (node.get("properties") or {}).items()}
-        for key, val in node.items():
-            if key == "$ref":
-                checks.append(ref(val))
-            elif key == "type":
-                tests = [_IS_TYPE[t] for t in (val if isinstance(val, list) else [val])]
-                checks.append(lambda v, tests=tests: any(t(v) for t in tests))
-            elif key == "properties":
-                checks.append(lambda v, props=props: not isinstance(v, dict)
-                              or all(props[k](x) for k, x in v.items() if k in props))
-            elif key == "additionalProperties":
-                if val is False:
-                    checks.append(lambda v, props=props: not isinstance(v, dict)
-                                  or all(k in props for k in v))
-                elif val is not True:
-                    extra = compile_(val)
-                    checks.append(lambda v, props=props, extra=extra: not isinstance(v, dict)
-                                  or all(extra(x) for k, x in v.items() if k not in props))
-            elif key == "required":
-                checks.append(lambda v, val=val: not isinstance(v, dict) or all(k in v for k in val))
-            elif key == "items":
-                item = compile_(val)
-                checks.append(lambda v, item=item: not isinstance(v, list) or all(item(x) for x in v))
-            elif key == "enum":
-                checks.append(lambda v, val=val: any(_json_equal(v, e) for e in val))
-            elif key == "oneOf":
-                subs = [compile_(sub) for sub in val]
-                checks.append(lambda v, subs=subs: sum(1 for sub in subs if sub(v)) == 1)
-            elif key not in _ANNOTATIONS and not key.startswith("x-kubernetes-"):
-                raise _Unsupported(key)
-        return lambda v: all(check(v) for check in checks)
-
-    return compile_(_schema(api_version, kind))
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality as JSON Schema's ``enum`` means it: ``true`` is not ``1``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
-
-
-def _import_jsonschema() -> None:
-    """Import ``jsonschema`` without the optional ``rfc3987_syntax`` (about 0.8 s of import time).
-
-    ``jsonschema._format`` imports ``rfc3987_syntax`` when it is installed (Jupyter's
-    ``jsonschema[format-nongpl]`` pulls it in), and that module compiles a Lark grammar at import
-    only to check the ``iri`` string format. The lab never checks formats (the Kubernetes schemas
-    are validated without a format checker, as ``kubernetes-validate`` does), so the first
-    ``apply`` of a session hides that module while ``jsonschema`` loads. The one side effect: in
-    this process, ``jsonschema.FormatChecker`` does not know the ``iri`` formats.
-    """
-    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
-        return
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # `import` now raises ImportError
-    try:
-        import jsonschema  # noqa: F401
-    finally:
-        del sys.modules["rfc3987_syntax"]
 
 
 def _path(parts: Iterable[Any]) -> str:

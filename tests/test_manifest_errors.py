@@ -102,7 +102,6 @@ class Case:
     phrase: str
     setup: Any = None  # applied first (must succeed), e.g. the pod that the bad manifest updates
     alone_only: bool = False  # not meaningful as the 2nd document of a call (e.g. "no documents")
-    xfail: str | None = None
 
 
 CASES = [
@@ -191,9 +190,7 @@ CASES = [
          POD_YAML + "    resources: {requests: {cpu: .inf}}\n", "spec.containers[0].resources.requests.cpu",
          "finite number"),
     Case("absurd_exponent_quantity_is_refused", resources({"cpu": "1e999999999"}),
-         "spec.containers[0].resources.requests.cpu", "too large",
-         xfail="labkit/api/quantity.py check_quantity: abs(q) raises decimal.Overflow for 1e999999999 "
-               "(use q.copy_abs(), which does not round in the Decimal context)"),
+         "spec.containers[0].resources.requests.cpu", "too large"),
     Case("request_above_limit_is_refused", resources({"cpu": "2"}, {"cpu": "1"}),
          "spec.containers[0].resources.requests.cpu", "must be less than or equal to cpu limit of 1"),
     Case("unknown_resource_name_is_refused", resources({"cpus": "1"}),
@@ -328,8 +325,7 @@ def as_second_document(source: Any) -> Any:
 
 
 def params(cases: list[Case]) -> list[Any]:
-    marks = lambda case: [pytest.mark.xfail(reason=case.xfail, strict=True)] if case.xfail else []  # noqa: E731
-    return [pytest.param(case, id=case.id, marks=marks(case)) for case in cases]
+    return [pytest.param(case, id=case.id) for case in cases]
 
 
 def refused(c: labkit.Cluster, source: Any) -> labkit.ManifestError:
@@ -441,31 +437,10 @@ RICH_POD: dict[str, Any] = {
 }
 
 
-def schema_verdicts(doc: dict[str, Any]) -> tuple[bool, bool]:
-    """(fast check, jsonschema) verdicts on one document of a served kind."""
-    from labkit import manifests
-
-    fast = manifests._fast_validator(doc["apiVersion"], doc["kind"])(doc)
-    reference = not list(manifests._validator(doc["apiVersion"], doc["kind"]).iter_errors(doc))
-    return fast, reference
-
-
-def corpus_documents() -> list[dict[str, Any]]:
-    from labkit.api.kinds import KINDS
-
-    docs = [RICH_POD, *(c.source for c in CASES if isinstance(c.source, dict)),
-            *(d for c in CASES if isinstance(c.source, list) for d in c.source)]
-    return [d for d in docs if isinstance(d, dict) and d.get("kind") in KINDS
-            and KINDS[d["kind"]].api_version == d.get("apiVersion")]
-
-
-def test_fast_schema_check_agrees_with_jsonschema_on_the_corpus() -> None:
-    """The compiled fast path decides exactly as kubernetes-validate's jsonschema validator."""
-    docs = corpus_documents()
-    assert len(docs) > 40
-    for doc in docs:
-        fast, reference = schema_verdicts(doc)
-        assert fast == reference, json.dumps(doc)[:200]
+def test_rich_pod_passes_every_check() -> None:
+    """The rich Pod used for mutations below is itself valid (strict schema and API rules)."""
+    c = labkit.Cluster(seed=0)
+    c.apply(json.loads(json.dumps(RICH_POD)))
 
 
 FIELD_NAMES = ["name", "image", "containers", "cpu", "extra"]
@@ -487,10 +462,11 @@ def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.data())
-def test_fast_schema_check_agrees_with_jsonschema_on_mutations(data: st.DataObject) -> None:
-    """Replace any field of a rich, valid Pod with any JSON value: both checks still agree."""
+def test_any_mutation_of_a_valid_pod_applies_or_raises_manifest_error(data: st.DataObject) -> None:
+    """Replace or add any field of a rich, valid Pod with any JSON value: apply either stores it
+    or raises ManifestError (never another exception), and a refusal changes nothing."""
     doc = json.loads(json.dumps(RICH_POD))
     path = data.draw(st.sampled_from([p for p in _paths(doc) if len(p) > 1]))
     parent = doc
@@ -500,5 +476,13 @@ def test_fast_schema_check_agrees_with_jsonschema_on_mutations(data: st.DataObje
         parent[path[-1]] = data.draw(JSON_VALUES)
     elif isinstance(parent, dict):
         parent[data.draw(st.sampled_from(FIELD_NAMES))] = data.draw(JSON_VALUES)
-    fast, reference = schema_verdicts(doc)
-    assert fast == reference
+    c = labkit.Cluster(seed=0)
+    def state() -> tuple[int, str]:
+        items = [[list(k), v] for k, v in c.store.snapshot().items()]
+        return c.store.revision, json.dumps(items, sort_keys=True, default=str)
+
+    before = state()
+    try:
+        c.apply(doc)
+    except labkit.ManifestError:
+        assert state() == before

@@ -231,9 +231,9 @@ def check_quantity(value: Any, path: str, *, allow_negative: bool = False) -> De
     except (ValueError, ArithmeticError) as exc:  # an exponent too large for Decimal
         raise _invalid(value, path, str(exc)) from exc
     q = _round_up_to_nano(q)
-    if suffix in _BINARY_SI and abs(q) > _INT64_MAX:
+    if suffix in _BINARY_SI and q.copy_abs() > _INT64_MAX:
         q = Decimal(_INT64_MAX).copy_sign(q)  # ParseQuantity: "The max is just a simple cap."
-    if abs(q) > _INT64_MAX:
+    if q.copy_abs() > _INT64_MAX:
         # Upstream keeps such values as inf.Dec, but every consumer (MilliValue, Value) overflows
         # int64; refuse them rather than let arithmetic on them run away.
         raise ManifestError(path, value, "Invalid value: too large: must be below 2^63 (9223372036854775807)")
