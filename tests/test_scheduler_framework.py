@@ -360,5 +360,5 @@ def test_added_affinity_from_the_configuration_has_its_own_reason() -> None:
     c.run()
     assert c.explain("web").message == (
         "0/3 nodes are available: 1 node(s) didn't match scheduler-enforced node affinity, "
-        "2 node(s) didn't match Pod's node affinity/selector. no new claims to deallocate, preemption: 0/3 nodes are available: "
-        "3 Preemption is not helpful for scheduling.")
+        "2 node(s) didn't match Pod's node affinity/selector. no new claims to deallocate, "
+        "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
