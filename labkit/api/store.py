@@ -199,6 +199,22 @@ class APIStore:
         mutate(new["status"])
         return self.replace(new, spec_changed=False)
 
+    def bind(self, name: str, namespace: str, node: str, mutate_status: Callable[[dict[str, Any]], None]
+             ) -> dict[str, Any]:
+        """The ``pods/binding`` subresource: set ``spec.nodeName`` (and let the caller adjust status).
+
+        ``registry/core/pod/storage/storage.go`` (``setPodNodeAndMetadata``) changes only
+        ``spec.nodeName`` and the PodScheduled condition, so the new version shares the rest of
+        ``spec`` with the old one, as :meth:`update_status` shares ``spec``.
+        """
+        old = self._objects[self.key("Pod", name, namespace)]
+        new = dict(old)
+        new["metadata"] = dict(old["metadata"])
+        new["spec"] = {**old["spec"], "nodeName": node}
+        new["status"] = clone(old.get("status") or {})
+        mutate_status(new["status"])
+        return self.replace(new, spec_changed=False)
+
     def delete(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         key = self.key(kind, name, namespace)
         obj = self._objects.pop(key)

@@ -225,15 +225,13 @@ class Scheduler:
             return
         now = timestamp(self.env.now)
 
-        def bind(p: dict[str, Any]) -> None:
-            # The binding subresource sets spec.nodeName and PodScheduled=True (pkg/registry/core/pod).
-            p["spec"]["nodeName"] = node
-            status = p.setdefault("status", {})
+        def scheduled(status: dict[str, Any]) -> None:
+            # The binding subresource also sets PodScheduled=True (pkg/registry/core/pod/storage).
             status.pop("nominatedNodeName", None)
             _upsert_condition(status, {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                        "lastTransitionTime": now})
 
-        bound = self.store.update("Pod", info.name, info.namespace, bind)
+        bound = self.store.bind(info.name, info.namespace, node, scheduled)
         message = f"Successfully assigned {info.namespace}/{info.name} to {node}"
         self.recorder.emit(bound, "Normal", "Scheduled", message, "default-scheduler")
 
