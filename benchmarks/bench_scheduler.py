@@ -57,8 +57,10 @@ def pods(count: int, seed: int = 1) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         app = f"app-{i % 20}"
-        spec: dict[str, Any] = {"containers": [{"name": "main", "image": "nginx:1.27", "resources": {"requests": {
-            "cpu": f"{rng.choice([100, 250, 500, 1000])}m", "memory": f"{rng.choice([128, 256, 512, 1024])}Mi"}}}]}
+        requests = {"cpu": f"{rng.choice([100, 250, 500, 1000])}m",
+                    "memory": f"{rng.choice([128, 256, 512, 1024])}Mi"}
+        spec: dict[str, Any] = {"containers": [{"name": "main", "image": "nginx:1.27",
+                                                "resources": {"requests": requests}}]}
         kind = i % 10
         if kind == 0:
             spec["tolerations"] = [{**TAINT, "operator": "Equal"}]
@@ -68,10 +70,10 @@ def pods(count: int, seed: int = 1) -> list[dict[str, Any]]:
                     {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [ZONES[i % 3]]}]}}]}}
         elif kind == 2:
             spec["topologySpreadConstraints"] = [{
-                "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
-                "labelSelector": {"matchLabels": {"app": app}}}]
-        out.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}},
-                    "spec": spec})
+                "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}}]
+        out.append({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}}, "spec": spec})
     return out
 
 
@@ -124,8 +126,9 @@ def main() -> int:
         r = run(nodes, count, profile=args.profile and nodes == 5000)
         rate = r["bound"] / r["run"]
         verdict = "ok" if rate >= TARGET_PODS_PER_SECOND else "MISS"
-        print(f"| {nodes:,} x {count:,} | {nodes:,} | {r['bound']:,.0f} | {r['setup']:.2f} s | {r['apply']:.2f} s "
-              f"| {r['run']:.2f} s | {rate:,.0f} (target >= {TARGET_PODS_PER_SECOND:,}: {verdict}) "
+        print(f"| {nodes:,} x {count:,} | {nodes:,} | {r['bound']:,.0f} | {r['setup']:.2f} s "
+              f"| {r['apply']:.2f} s | {r['run']:.2f} s "
+              f"| {rate:,.0f} (target >= {TARGET_PODS_PER_SECOND:,}: {verdict}) "
               f"| {r['cycles'] / r['run']:.0%} ({r['cycles'] / max(r['attempts'], 1) * 1e6:.0f} us/cycle) |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     verdict = "ok" if peak < TARGET_PEAK_BYTES else "MISS"
