@@ -14,10 +14,13 @@ from typing import Any
 from labkit.errors import ManifestError
 from labkit.scheduler.framework import Plugin
 from labkit.scheduler.plugins.imagelocality import ImageLocality
+from labkit.scheduler.plugins.interpodaffinity import InterPodAffinity
 from labkit.scheduler.plugins.nodeaffinity import NodeAffinity
 from labkit.scheduler.plugins.noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
+from labkit.scheduler.plugins.podtopologyspread import PodTopologySpread
 from labkit.scheduler.plugins.simple import NodeName, NodePorts, NodeUnschedulable
 from labkit.scheduler.plugins.tainttoleration import TaintToleration
+from labkit.scheduler.plugins.volumebinding import VolumeBinding, VolumeZone
 
 __all__ = ["Profile", "default_profile", "profile_from_config", "REGISTRY", "DEFAULT_PLUGINS"]
 
@@ -31,6 +34,10 @@ REGISTRY: dict[str, Callable[[dict[str, Any] | None], Plugin]] = {
     "NodeResourcesFit": NodeResourcesFit,
     "NodeResourcesBalancedAllocation": NodeResourcesBalancedAllocation,
     "ImageLocality": ImageLocality,
+    "VolumeBinding": VolumeBinding,
+    "VolumeZone": VolumeZone,
+    "PodTopologySpread": PodTopologySpread,
+    "InterPodAffinity": InterPodAffinity,
 }
 
 #: default_plugins.go MultiPoint order with weights (None: the plugin does not score).
