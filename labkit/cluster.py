@@ -395,8 +395,7 @@ class Cluster:
         from labkit.scheduler.explain import Explanation
         from labkit.scheduler.framework import CycleContext
         from labkit.scheduler.podinfo import PodInfo
-        from labkit.scheduler.preemption import preempt
-        from labkit.scheduler.scheduler import DRA_POSTFILTER, failed_scheduling_message
+        from labkit.scheduler.scheduler import failed_scheduling_message
 
         s = self.scheduler
         info = PodInfo.from_pod(obj)
@@ -410,9 +409,8 @@ class Cluster:
             result = s.algorithm.schedule(ctx, all_nodes=all_nodes, dry_run=True)
             message = ""
             if not len(result.feasible):
-                outcome = preempt(s.algorithm, ctx, result)
-                message = failed_scheduling_message(result, [DRA_POSTFILTER, outcome.message]
-                                                    if outcome.node is None else [])
+                _, post = s.post_filter(ctx, result)
+                message = failed_scheduling_message(result, post)
         finally:
             s.algorithm.rng.setstate(saved_rng)
             if row is not None:

@@ -41,10 +41,11 @@ REGISTRY: dict[str, Callable[[dict[str, Any] | None], Plugin]] = {
 }
 
 #: default_plugins.go MultiPoint order with weights (None: the plugin does not score).
-#: Plugins with nothing to do in the model are listed for the record and skipped:
-#: SchedulingGates/PrioritySort (handled by the queue), the storage plugins without volumes,
-#: DynamicResources (scores 0 for pods without claims), DefaultPreemption (PostFilter),
-#: DefaultBinder and NodeDeclaredFeatures.
+#: Names without a REGISTRY entry are handled elsewhere or have nothing to do in the model:
+#: SchedulingGates and PrioritySort are the queue's, DefaultPreemption and DynamicResources'
+#: PostFilter are :meth:`Scheduler.post_filter` (DynamicResources scores 0 for pods without
+#: resource claims, so it is left out of totals), VolumeRestrictions and NodeVolumeLimits have
+#: no volume types to check, and DefaultBinder and NodeDeclaredFeatures always succeed here.
 DEFAULT_PLUGINS: list[tuple[str, int | None]] = [
     ("SchedulingGates", None),
     ("PrioritySort", None),
@@ -79,7 +80,8 @@ class Profile:
     percentage_of_nodes_to_score: int = 0  # 0 = adaptive
     filter_plugins: list[Plugin] = field(default_factory=list)
     score_plugins: list[Plugin] = field(default_factory=list)
-    post_filter: bool = True  # DefaultPreemption enabled
+    preemption: bool = True  # DefaultPreemption enabled (PostFilter)
+    dynamic_resources: bool = True  # DynamicResources enabled (its PostFilter message)
 
     def __post_init__(self) -> None:
         self.refresh()
@@ -121,8 +123,8 @@ def profile_from_config(config: Any) -> Profile:
     cfg = _load(config)
     if cfg.get("kind") != "KubeSchedulerConfiguration" or not str(cfg.get("apiVersion", "")).startswith(
             "kubescheduler.config.k8s.io/"):
-        raise ManifestError("kind", cfg.get("kind"),
-                            "expected apiVersion: kubescheduler.config.k8s.io/v1, kind: KubeSchedulerConfiguration")
+        raise ManifestError("kind", cfg.get("kind"), "expected apiVersion: kubescheduler.config.k8s.io/v1, "
+                            "kind: KubeSchedulerConfiguration")
     profiles = cfg.get("profiles") or [{}]
     prof = profiles[0] or {}
     plugin_sets = prof.get("plugins") or {}
@@ -166,8 +168,14 @@ def profile_from_config(config: Any) -> Profile:
     pct = prof.get("percentageOfNodesToScore", cfg.get("percentageOfNodesToScore")) or 0
     if not 0 <= int(pct) <= 100:
         raise ManifestError("percentageOfNodesToScore", pct, "must be between 0 and 100")
+    post_disabled = {p["name"] for p in (plugin_sets.get("postFilter") or {}).get("disabled") or []}
+
+    def post_filter_enabled(name: str) -> bool:
+        return any(n == name for n, _ in entries) and not post_disabled & {name, "*"}
+
     return Profile(name=prof.get("schedulerName", "default-scheduler"), plugins=plugins, weights=weights,
-                   percentage_of_nodes_to_score=int(pct))
+                   percentage_of_nodes_to_score=int(pct), preemption=post_filter_enabled("DefaultPreemption"),
+                   dynamic_resources=post_filter_enabled("DynamicResources"))
 
 
 def _load(config: Any) -> dict[str, Any]:

@@ -5,8 +5,10 @@ first, then the earlier queue timestamp), a **backoffQ** for pods whose last att
 recently (backoff 1 s doubling per attempt up to 10 s), and **unschedulablePods**, parked
 until a cluster event that might make them schedulable moves them back.
 
-Simplification: every node or pod change moves all parked pods (upstream asks each failing
-plugin's QueueingHint whether the event matters) and the 5-minute periodic flush is left out.
+A parked pod is moved back only by a cluster event that one of the plugins that rejected it
+registers for (each plugin's ``EventsToRegister``, see :data:`EVENTS`). Simplification: the
+plugins' QueueingHint functions, which look inside the event (did the deleted pod free enough
+cpu?), are not modelled, and neither is the 5-minute periodic flush of parked pods.
 """
 
 from __future__ import annotations
@@ -20,7 +22,27 @@ if TYPE_CHECKING:
 
     from labkit.scheduler.podinfo import PodInfo
 
-__all__ = ["SchedulingQueue", "QueuedPod", "INITIAL_BACKOFF", "MAX_BACKOFF"]
+__all__ = ["SchedulingQueue", "QueuedPod", "EVENTS", "INITIAL_BACKOFF", "MAX_BACKOFF"]
+
+#: Which cluster events each plugin registers for (``EventsToRegister`` in each plugin's source,
+#: reduced to the event kinds the simulator produces). A pod rejected by a plugin not listed
+#: here (or with no recorded plugin) is moved by every event.
+EVENTS: dict[str, frozenset[str]] = {
+    "NodeUnschedulable": frozenset({"NodeAdd", "NodeUpdate"}),
+    "NodeName": frozenset({"NodeAdd"}),
+    "TaintToleration": frozenset({"NodeAdd", "NodeUpdate"}),
+    "NodeAffinity": frozenset({"NodeAdd", "NodeUpdate"}),
+    "NodePorts": frozenset({"NodeAdd", "NodeUpdate", "AssignedPodDelete"}),
+    "NodeResourcesFit": frozenset({"NodeAdd", "NodeUpdate", "AssignedPodDelete"}),
+    "PodTopologySpread": frozenset({"NodeAdd", "NodeUpdate", "NodeDelete", "AssignedPodAdd",
+                                    "AssignedPodUpdate", "AssignedPodDelete"}),
+    "InterPodAffinity": frozenset({"NodeAdd", "NodeUpdate", "AssignedPodAdd", "AssignedPodUpdate",
+                                   "AssignedPodDelete"}),
+    "VolumeBinding": frozenset({"NodeAdd", "NodeUpdate", "PersistentVolumeClaim", "PersistentVolume",
+                                "StorageClass"}),
+    "VolumeZone": frozenset({"NodeAdd", "NodeUpdate", "PersistentVolumeClaim", "PersistentVolume",
+                             "StorageClass"}),
+}
 
 INITIAL_BACKOFF = 1.0  # --pod-initial-backoff-seconds
 MAX_BACKOFF = 10.0  # --pod-max-backoff-seconds
@@ -126,12 +148,16 @@ class SchedulingQueue:
         self._to_backoff(entry)
 
     def move_all(self, event: str) -> None:
-        """``MoveAllToActiveOrBackoffQueue``: a cluster event may have made parked pods schedulable."""
+        """``MoveAllToActiveOrBackoffQueue``: ``event`` may have made parked pods schedulable.
+
+        Only pods rejected by a plugin that registers for ``event`` move (to backoffQ while
+        their backoff runs, else to activeQ).
+        """
         if not self.unschedulable:
             return
-        parked = sorted(self.unschedulable.values(), key=lambda e: e.seq)
-        self.unschedulable.clear()
-        for entry in parked:
+        moved = [e for e in self.unschedulable.values() if _interested(e.unschedulable_plugins, event)]
+        for entry in sorted(moved, key=lambda e: e.seq):
+            del self.unschedulable[entry.info.uid]
             self._to_backoff(entry)
 
     def _to_backoff(self, entry: QueuedPod) -> None:
@@ -151,3 +177,7 @@ class SchedulingQueue:
                     self._push(entry)
 
         self.env.timeout(remaining).callbacks.append(release)
+
+
+def _interested(plugins: set[str], event: str) -> bool:
+    return not plugins or any(event in EVENTS.get(p, (event,)) for p in plugins)

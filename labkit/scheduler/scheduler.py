@@ -14,7 +14,7 @@ from labkit.api.store import WatchEvent, timestamp
 from labkit.scheduler.framework import CycleContext
 from labkit.scheduler.nodetable import NodeTable
 from labkit.scheduler.podinfo import PodInfo
-from labkit.scheduler.preemption import preempt
+from labkit.scheduler.preemption import PreemptionOutcome, preempt
 from labkit.scheduler.profile import Profile
 from labkit.scheduler.queue import SchedulingQueue
 from labkit.scheduler.schedule_one import CycleResult, ScheduleAlgorithm
@@ -77,6 +77,8 @@ class Scheduler:
         self._bound: dict[str, tuple[str, PodInfo]] = {}  # pod uid -> (node name, info)
         store.watch("Node", self._on_node)
         store.watch("Pod", self._on_pod)
+        for kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass"):
+            store.watch(kind, self._on_storage)
         env.process(self._run())
 
     # -- informers -----------------------------------------------------------------------
@@ -95,7 +97,10 @@ class Scheduler:
                     self.table.nodes[row] = ev.object  # a status heartbeat: nothing the scheduler reads
                 return
             self.table.set_node(ev.object)
-        self.queue.move_all("Node" + ev.type.title())
+        self.queue.move_all("Node" + _ACTION[ev.type])
+
+    def _on_storage(self, ev: WatchEvent) -> None:
+        self.queue.move_all(ev.kind)
 
     def _responsible(self, pod: dict[str, Any]) -> bool:
         return (pod.get("spec") or {}).get("schedulerName", "default-scheduler") == self.profile.name
@@ -107,17 +112,20 @@ class Scheduler:
         if ev.type == "DELETED":
             self.queue.remove(uid)
             self._forget(uid)
-            self.queue.move_all("PodDelete")
+            if node:
+                self.queue.move_all("AssignedPodDelete")
             return
         if node:
             if uid in self._assumed:
                 return  # our own binding landing; already accounted at Reserve
             if uid not in self._bound:
                 self._account(uid, node, PodInfo.from_pod(pod))
+                self.queue.move_all("AssignedPodAdd")
             elif pod["metadata"].get("labels") != (ev.old or {}).get("metadata", {}).get("labels") or \
                     bool(pod["metadata"].get("deletionTimestamp")) != self._bound[uid][1].terminating:
                 self._forget(uid)
                 self._account(uid, node, PodInfo.from_pod(pod))
+                self.queue.move_all("AssignedPodUpdate")
             return
         if not self._responsible(pod) or pod["metadata"].get("deletionTimestamp"):
             return
@@ -184,17 +192,13 @@ class Scheduler:
         # handleSchedulingFailure. PostFilter runs only for a FitError (not for an empty snapshot);
         # RunPostFilterPlugins stops at the first success, whose message is empty.
         pod = self.store.get("Pod", info.name, info.namespace)
-        post: list[str] = []
-        outcome = None
+        current = ((pod or {}).get("status") or {}).get("nominatedNodeName")
+        outcome, post = self.post_filter(ctx, result, nominated_node=current)
         nominated = None
-        if self.profile.post_filter and result.num_nodes:
-            current = ((pod or {}).get("status") or {}).get("nominatedNodeName")
-            outcome = preempt(self.algorithm, ctx, result, nominated_node=current)
-            if outcome.node is not None:
-                nominated = self.table.names[outcome.node]
-            else:
-                post = [DRA_POSTFILTER, outcome.message]
-                nominated = "" if outcome.clears_nomination and current else None
+        if outcome is not None and outcome.node is not None:
+            nominated = self.table.names[outcome.node]
+        elif outcome is not None:
+            nominated = "" if outcome.clears_nomination and current else None
         message = failed_scheduling_message(result, post)
         if pod is not None:
             self.recorder.emit(pod, "Warning", "FailedScheduling", message, "default-scheduler")
@@ -205,8 +209,26 @@ class Scheduler:
                 self._evict(victim, info, self.table.names[outcome.node])
             self.queue.requeue(entry)
         else:
-            self.queue.park(entry, {result.failed_plugin(int(i)) or "" for i in result.failed_rows()[:1]})
+            self.queue.park(entry, _rejectors(result))
         yield self.env.timeout(CYCLE_SECONDS)
+
+    def post_filter(self, ctx: CycleContext, result: CycleResult, nominated_node: str | None = None
+                    ) -> tuple[PreemptionOutcome | None, list[str]]:
+        """``RunPostFilterPlugins`` in profile order: DynamicResources, then DefaultPreemption.
+
+        Returns the preemption outcome and the PostFilter messages for the FitError: none when
+        preemption found a candidate (a success ends the PostFilter run with an empty message),
+        and none for an empty snapshot (PostFilter runs only for a FitError).
+        """
+        if not result.num_nodes:
+            return None, []
+        messages = [DRA_POSTFILTER] if self.profile.dynamic_resources else []
+        if not self.profile.preemption:
+            return None, messages
+        outcome = preempt(self.algorithm, ctx, result, nominated_node=nominated_node)
+        if outcome.node is not None:
+            return outcome, []
+        return outcome, [*messages, outcome.message]
 
     def _evict(self, victim: PodInfo, preemptor: PodInfo, node: str) -> None:
         pod = self.store.get("Pod", victim.name, victim.namespace)
@@ -232,6 +254,7 @@ class Scheduler:
                                        "lastTransitionTime": now})
 
         bound = self.store.bind(info.name, info.namespace, node, scheduled)
+        self.queue.move_all("AssignedPodAdd")
         message = f"Successfully assigned {info.namespace}/{info.name} to {node}"
         self.recorder.emit(bound, "Normal", "Scheduled", message, "default-scheduler")
 
@@ -256,6 +279,15 @@ class Scheduler:
                 st.pop("nominatedNodeName", None)  # an empty nominatedNodeName clears it
 
         self.store.update("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], mutate)
+
+
+_ACTION = {"ADDED": "Add", "MODIFIED": "Update", "DELETED": "Delete"}
+
+
+def _rejectors(result: CycleResult) -> set[str]:
+    """Plugins that rejected the pod on some node (the framework's ``UnschedulablePlugins``)."""
+    return {name for k, (name, rejections) in enumerate(result.filters)
+            if rejections and (result.first == k).any()}
 
 
 def _upsert_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
