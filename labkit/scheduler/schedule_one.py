@@ -130,7 +130,7 @@ class ScheduleAlgorithm:
         """
         t = ctx.table
         n = t.n
-        first = np.full(n, -1, dtype=np.int64)
+        first = np.full(n, -1, dtype=np.int8)  # plugin index; a profile has far fewer than 127 filters
         results: list[tuple[Plugin, list]] = []
         cache = self._filter_cache
         if len(cache) > 4096:
@@ -178,7 +178,7 @@ class ScheduleAlgorithm:
         t = ctx.table
         n = t.n
         res = CycleResult(pod=ctx.pod.key, num_nodes=n, node_names=t.names_snapshot(),
-                          feasible=np.zeros(0, dtype=np.int64), first=np.full(n, -2, dtype=np.int64))
+                          feasible=np.zeros(0, dtype=np.int64), first=np.full(n, -2, dtype=np.int8))
         if n == 0:
             res.prefilter_message = "no nodes available to schedule pods"
             return res
