@@ -94,7 +94,7 @@ class Kubelets:
         if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Pending":
             return
         self._running.add(uid)
-        self.env.process(self._sync_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
+        self.env.process(self._pod_worker(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
 
     # -- helpers --------------------------------------------------------------------------
     def _puller(self, node: str) -> simpy.Resource:
@@ -145,12 +145,18 @@ class Kubelets:
         return self.store.update_status("Pod", name, ns, mutate)
 
     # -- SyncPod -----------------------------------------------------------------------------
+    def _pod_worker(self, ns: str, name: str, uid: str, node: str):
+        """The pod worker: one SyncPod run, after which the pod may get a new worker."""
+        try:
+            yield from self._sync_pod(ns, name, uid, node)
+        finally:
+            self._running.discard(uid)
+
     def _sync_pod(self, ns: str, name: str, uid: str, node: str):
         env = self.env
         yield env.timeout(self._jitter(SYNC_SECONDS))
         pod = self._current(ns, name, uid)
         if pod is None:
-            self._running.discard(uid)
             return
         spec = pod["spec"]
         inits = [c["name"] for c in spec.get("initContainers") or []]
@@ -187,7 +193,6 @@ class Kubelets:
             st.setdefault("qosClass", "BestEffort")
 
         if self._patch_status(ns, name, uid, first_status) is None:
-            self._running.discard(uid)
             return
         # RunPodSandbox: network namespace + CNI gives the pod its IP.
         yield env.timeout(self._jitter(SANDBOX_SECONDS))
@@ -199,7 +204,6 @@ class Kubelets:
             _set(st, "PodReadyToStartContainers", "True", timestamp(env.now))
 
         if self._patch_status(ns, name, uid, sandbox_ready) is None:
-            self._running.discard(uid)
             return
         for c in spec.get("initContainers") or []:
             ok = yield from self._start_container(ns, name, uid, node, c, init=True)
@@ -215,7 +219,6 @@ class Kubelets:
             ok = yield from self._start_container(ns, name, uid, node, c, init=False)
             if not ok:
                 return
-        self._running.discard(uid)
 
     @staticmethod
     def _waiting(c: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -226,7 +229,6 @@ class Kubelets:
         env = self.env
         pod = self._current(ns, name, uid)
         if pod is None:
-            self._running.discard(uid)
             return False
         image = c["image"]
         key = normalized_image_name(image)
@@ -236,7 +238,6 @@ class Kubelets:
             self._event(pod, "ErrImageNeverPull",
                         f'Container image "{image}" is not present with pull policy of Never', node,
                         c["name"], "Warning")
-            self._running.discard(uid)
             return False
         if policy == "Always" or key not in cache:
             self._event(pod, "Pulling", f'Pulling image "{image}"', node, c["name"])
@@ -252,7 +253,6 @@ class Kubelets:
                 cache[key] = cache.get(key) or image_size(image)
             pod = self._current(ns, name, uid)
             if pod is None:
-                self._running.discard(uid)
                 return False
             size = cache[key]
             took, waited = go_duration(seconds), go_duration(env.now - asked)
@@ -266,13 +266,11 @@ class Kubelets:
         yield env.timeout(self._jitter(CREATE_SECONDS))
         pod = self._current(ns, name, uid)
         if pod is None:
-            self._running.discard(uid)
             return False
         self._event(pod, "Created", f"Created container: {c['name']}", node, c["name"])
         yield env.timeout(self._jitter(START_SECONDS))
         pod = self._current(ns, name, uid)
         if pod is None:
-            self._running.discard(uid)
             return False
         self._event(pod, "Started", f"Started container {c['name']}", node, c["name"])
         started = timestamp(env.now)
