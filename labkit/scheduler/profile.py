@@ -13,6 +13,7 @@ from typing import Any
 
 from labkit.errors import ManifestError
 from labkit.scheduler.framework import Plugin
+from labkit.scheduler.plugins.dynamicresources import DynamicResources
 from labkit.scheduler.plugins.imagelocality import ImageLocality
 from labkit.scheduler.plugins.interpodaffinity import InterPodAffinity
 from labkit.scheduler.plugins.nodeaffinity import NodeAffinity
@@ -38,13 +39,13 @@ REGISTRY: dict[str, Callable[[dict[str, Any] | None], Plugin]] = {
     "VolumeZone": VolumeZone,
     "PodTopologySpread": PodTopologySpread,
     "InterPodAffinity": InterPodAffinity,
+    "DynamicResources": DynamicResources,
 }
 
 #: default_plugins.go MultiPoint order with weights (None: the plugin does not score).
 #: Names without a REGISTRY entry are handled elsewhere or have nothing to do in the model:
 #: SchedulingGates and PrioritySort are the queue's, DefaultPreemption and DynamicResources'
-#: PostFilter are :meth:`Scheduler.post_filter` (DynamicResources scores 0 for pods without
-#: resource claims, so it is left out of totals), VolumeRestrictions and NodeVolumeLimits have
+#: PostFilter are :meth:`Scheduler.post_filter`, VolumeRestrictions and NodeVolumeLimits have
 #: no volume types to check, and DefaultBinder and NodeDeclaredFeatures always succeed here.
 DEFAULT_PLUGINS: list[tuple[str, int | None]] = [
     ("SchedulingGates", None),
