@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from labkit.cluster import Cluster
 
-__all__ = ["cluster_html", "node_usage", "timeline_figure", "steps_figure"]
+__all__ = ["cluster_html", "node_usage", "timeline_figure", "steps_figure", "utilization_heatmap",
+           "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
+           "fragmentation_figure"]
 
 # Okabe-Ito, colour-blind safe.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -155,4 +159,253 @@ def steps_figure(timeline: list[Any], title: str = "Control-plane timeline",
     if handles:
         ax.legend(handles=handles, title="reason / watch type", loc="upper left", bbox_to_anchor=(1.01, 1),
                   frameon=False, fontsize="small")
+    return fig
+
+
+# -- chapter 02: where requests sit -------------------------------------------------------------------
+#: Outline colour of the what-if pod's node in the heatmap (Okabe-Ito vermillion).
+OVERLAY_COLOUR = "#D55E00"
+#: Line styles paired with :data:`PALETTE`, so strategies differ in print and for every reader.
+LINESTYLES = ["-", "--", ":", "-."]
+
+
+def _pct(used: int, total: int) -> float:
+    return 0.0 if total <= 0 else 100.0 * used / total
+
+
+def utilization_heatmap(cluster: Cluster, pod: Any = None) -> Figure:
+    """Requested share of each node's allocatable cpu and memory, with an optional what-if pod.
+
+    The scheduler reasons about *requests*, not measured usage, so this is the picture it
+    sees. With ``pod`` (a Pod manifest as ``Cluster.explain`` takes it), the node the scheduler
+    would choose is outlined and its cells read ``before → after``; nothing is applied.
+
+    Parameters
+    ----------
+    cluster:
+        The cluster to draw.
+    pod:
+        Optional Pod manifest (dict or YAML text) to place as a what-if.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Rows are nodes (in the cluster's node order), columns ``cpu`` and ``memory``; colour is
+        the percentage of allocatable that pods request (cividis, a colour-blind-safe scale).
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    from labkit.scheduler.podinfo import pod_requests
+
+    usage = node_usage(cluster)
+    before = np.array([[_pct(u["cpu_requested_m"], u["cpu_allocatable_m"]),
+                        _pct(u["memory_requested_bytes"], u["memory_allocatable_bytes"])] for u in usage])
+    before = before.reshape(len(usage), 2)
+    after = before.copy()
+    chosen_row = None
+    verdict = ""
+    if pod is not None:
+        from labkit.manifests import load_documents
+
+        decision = cluster.explain(pod)
+        requests = pod_requests(load_documents(pod)[0].get("spec") or {})
+        cpu, mem = requests.get("cpu", 0), requests.get("memory", 0)
+        names = [u["node"] for u in usage]
+        if decision.chosen in names:
+            chosen_row = names.index(decision.chosen)
+            u = usage[chosen_row]
+            after[chosen_row] = [_pct(u["cpu_requested_m"] + cpu, u["cpu_allocatable_m"]),
+                                 _pct(u["memory_requested_bytes"] + mem, u["memory_allocatable_bytes"])]
+            verdict = f": what-if pod \u2192 {decision.chosen}"
+        else:
+            verdict = ": what-if pod fits on no node"
+    n = len(usage)
+    # Fixed geometry in inches, and node names drawn as plain text rather than tick labels: the
+    # panel redraws this figure on every change, and layout solving and tick artists would take
+    # most of its 100 ms budget.
+    width, left, cells, row, top, bottom = 5.6, 1.75, 2.4, 0.3, 0.45, 0.95 if chosen_row is not None else 0.6
+    height = top + bottom + row * max(n, 1)
+    ax = (fig := Figure(figsize=(width, height))).add_axes(
+        (left / width, bottom / height, cells / width, row * max(n, 1) / height))
+    cax = fig.add_axes(((left + cells + 0.15) / width, bottom / height, 0.12 / width,
+                        row * max(n, 1) / height))
+    image = ax.imshow(after if n else np.zeros((1, 2)), cmap="cividis", vmin=0, vmax=100, aspect="auto")
+    for i, u in enumerate(usage):
+        ax.text(-0.58, i, u['node'], ha="right", va="center", fontsize="small")
+        for j in range(2):
+            text = f"{before[i, j]:.0f}%"
+            if i == chosen_row:
+                text = f"{before[i, j]:.0f} \u2192 {after[i, j]:.0f}%"
+            ax.text(j, i, text, ha="center", va="center", fontsize="small",
+                    color="black" if after[i, j] > 55 else "white")
+    if not n:
+        ax.text(0.5, 0.5, "no nodes", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_xticks([0, 1], ["cpu", "memory"])
+    ax.set_yticks([])
+    ax.set_xlabel("resource")
+    ax.set_ylabel("node", labelpad=1.45 * 72)
+    # Centred on the figure rather than on the cells, so a long node name fits.
+    ax.set_title(f"Requested share of allocatable per node{verdict}", fontsize="medium",
+                 x=(width / 2 - left) / cells)
+    fig.colorbar(image, cax=cax, label="requested / allocatable (%)", ticks=[0, 25, 50, 75, 100])
+    if chosen_row is not None:
+        ax.add_patch(Rectangle((-0.5, chosen_row - 0.5), 2, 1, fill=False, edgecolor=OVERLAY_COLOUR,
+                               linewidth=3))
+        fig.legend(handles=[Patch(facecolor="none", edgecolor=OVERLAY_COLOUR, linewidth=2,
+                                  label="chosen node, with the what-if pod")],
+                   loc="lower center", bbox_to_anchor=((left + cells / 2) / width, 0.0), frameon=False,
+                   fontsize="small")
+    return fig
+
+
+@dataclass(frozen=True)
+class PackingSample:
+    """How tightly a cluster's pods are packed at one moment (one flat record per sample).
+
+    ``fragmented_cpu_m`` is the free cpu on nodes where a reference pod (``ref_cpu_m`` and
+    ``ref_memory_bytes``, e.g. the largest pod of a workload) no longer fits: capacity that is
+    there but that such a pod cannot use. Requests are counted, as the scheduler counts them.
+    """
+
+    time_s: float
+    nodes: int
+    nodes_in_use: int
+    pods_bound: int
+    cpu_allocatable_m: int
+    cpu_requested_m: int
+    fragmented_cpu_m: int
+    ref_cpu_m: int
+    ref_memory_bytes: int
+
+    @property
+    def free_cpu_m(self) -> int:
+        return self.cpu_allocatable_m - self.cpu_requested_m
+
+    @property
+    def fragmentation(self) -> float:
+        """Share of the free cpu that is fragmented (0 when no cpu is free)."""
+        return self.fragmented_cpu_m / self.free_cpu_m if self.free_cpu_m > 0 else 0.0
+
+
+def packing_sample(cluster: Cluster, ref_cpu: str = "2", ref_memory: str = "4Gi") -> PackingSample:
+    """Measure the cluster now: nodes with at least one pod, cpu requested, fragmented free cpu.
+
+    Parameters
+    ----------
+    cluster:
+        The cluster to measure (pods bound to a node count, pending ones do not).
+    ref_cpu, ref_memory:
+        The reference pod for fragmentation, as quantities. A node's free cpu is fragmented
+        when this pod no longer fits there (too little free cpu *or* memory); the node's pod
+        limit is not considered.
+    """
+    from labkit.api.quantity import resource_amount
+
+    ref_cpu_m = resource_amount("cpu", ref_cpu)
+    ref_mem = resource_amount("memory", ref_memory)
+    usage = node_usage(cluster)
+    fragmented = 0
+    for u in usage:
+        free_cpu = u["cpu_allocatable_m"] - u["cpu_requested_m"]
+        free_mem = u["memory_allocatable_bytes"] - u["memory_requested_bytes"]
+        if free_cpu < ref_cpu_m or free_mem < ref_mem:
+            fragmented += max(free_cpu, 0)
+    return PackingSample(
+        time_s=cluster.now, nodes=len(usage), nodes_in_use=sum(1 for u in usage if u["pods"]),
+        pods_bound=sum(len(u["pods"]) for u in usage),
+        cpu_allocatable_m=sum(u["cpu_allocatable_m"] for u in usage),
+        cpu_requested_m=sum(u["cpu_requested_m"] for u in usage),
+        fragmented_cpu_m=fragmented, ref_cpu_m=ref_cpu_m, ref_memory_bytes=ref_mem)
+
+
+def samples_frame(runs: dict[str, list[PackingSample]]) -> pd.DataFrame:
+    """Samples of several runs as one DataFrame (a ``run`` column, then the record's fields)."""
+    import dataclasses
+
+    import pandas as pd
+
+    rows = [{"run": name, **dataclasses.asdict(s), "fragmentation": s.fragmentation}
+            for name, samples in runs.items() for s in samples]
+    columns = ["run", *(f.name for f in dataclasses.fields(PackingSample)), "fragmentation"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cpu_per_node_figure(clusters: dict[str, Cluster]) -> Figure:
+    """CPU requested on each node, nodes sorted fullest first, one bar colour per cluster.
+
+    Sorting shows the *shape* of the placement: spreading gives every node a similar share,
+    bin-packing a few full nodes and some empty ones.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(len(clusters), 1)
+    most = 0
+    for k, (name, cluster) in enumerate(clusters.items()):
+        shares = sorted((_pct(u["cpu_requested_m"], u["cpu_allocatable_m"]) for u in node_usage(cluster)),
+                        reverse=True)
+        most = max(most, len(shares))
+        x = np.arange(len(shares)) + (k - (len(clusters) - 1) / 2) * width
+        ax.bar(x, shares, width=width, color=PALETTE[k % len(PALETTE)], edgecolor="black", linewidth=0.5,
+               label=name, hatch=["", "//", "..", "xx"][k % 4])
+    ax.set_xticks(range(most), [str(i + 1) for i in range(most)])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("node, fullest first (rank)")
+    ax.set_ylabel("cpu requested / allocatable (%)")
+    ax.set_title("CPU requested per node at the end of the run")
+    ax.grid(axis="y", color="0.9")
+    ax.set_axisbelow(True)
+    if clusters:
+        ax.legend(title="NodeResourcesFit strategy", frameon=False)
+    return fig
+
+
+def _series_figure(runs: dict[str, list[PackingSample]], value, title: str, ylabel: str) -> Figure:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    for k, (name, samples) in enumerate(runs.items()):
+        ax.step([s.time_s for s in samples], [value(s) for s in samples], where="post", label=name,
+                color=PALETTE[k % len(PALETTE)], linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=2)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(color="0.9")
+    return fig
+
+
+def nodes_in_use_figure(runs: dict[str, list[PackingSample]]) -> Figure:
+    """Nodes holding at least one pod over time, one line per run, with the cluster size for scale.
+
+    A node with no pod is the one a cluster autoscaler can remove (an ECS instance less to pay for).
+    """
+    fig = _series_figure(runs, lambda s: s.nodes_in_use, "Nodes in use (holding at least one pod)",
+                         "nodes with \u2265 1 pod")
+    ax = fig.axes[0]
+    size = max((s.nodes for samples in runs.values() for s in samples), default=0)
+    if size:
+        ax.axhline(size, color="0.3", linewidth=1, linestyle=(0, (1, 3)),
+                   label=f"cluster size ({size} nodes)")
+        ax.set_ylim(0, size + 1)
+    if runs:
+        ax.legend(title="NodeResourcesFit strategy", frameon=False, loc="lower right")
+    return fig
+
+
+def fragmentation_figure(runs: dict[str, list[PackingSample]]) -> Figure:
+    """Share of free cpu that sits on nodes where the reference pod no longer fits, over time."""
+    ref = next((s for samples in runs.values() for s in samples), None)
+    what = "" if ref is None else (f" (reference pod: {ref.ref_cpu_m / 1000:g} vCPU, "
+                                   f"{ref.ref_memory_bytes / 1024**3:g} GiB)")
+    fig = _series_figure(runs, lambda s: 100 * s.fragmentation, f"Fragmented free CPU{what}",
+                         "free cpu where it no longer fits (%)")
+    ax = fig.axes[0]
+    ax.set_ylim(0, 105)
+    if runs:
+        ax.legend(title="NodeResourcesFit strategy", frameon=False)
     return fig

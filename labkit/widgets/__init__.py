@@ -6,11 +6,15 @@ stays as light as ``import labkit``.
 ================================  ================================================
 ``timeline_stepper``              step through a pod's control-plane timeline (chapter 00)
 ``step_html``                     the HTML the stepper shows for one step
+``scheduling_playground``         change pools and a pod, see where it lands (chapter 02)
+``playground_cluster``            the playground's cluster, built from node pools
+``place``                         the playground's what-if placement of one pod
 ================================  ================================================
 """
 
 from __future__ import annotations
 
+from labkit.widgets.scheduling import place, playground_cluster, scheduling_playground
 from labkit.widgets.timeline import step_html, timeline_stepper
 
-__all__ = ["timeline_stepper", "step_html"]
+__all__ = ["timeline_stepper", "step_html", "scheduling_playground", "playground_cluster", "place"]

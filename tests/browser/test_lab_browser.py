@@ -41,6 +41,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 #: (``widget-slider`` or ``widget-button``); each chapter adds its notebook when it lands.
 NOTEBOOKS = {
     "notebooks/00_welcome_architecture.ipynb": "widget-slider",
+    "notebooks/02_scheduling.ipynb": "widget-slider",
 }
 #: Flags that keep Chromium off the (closed) network and quiet in a container.
 CHROMIUM_ARGS = [

@@ -1,0 +1,425 @@
+"""Chapter 02's panel: change a small ACK cluster and a pod, and see where kube-scheduler puts it.
+
+Three plain, tested functions do the work and the widget only wires controls to them:
+
+* :func:`playground_cluster` builds a cluster from node pools (:class:`Pool`) and places a few
+  background pods on it (rebuilt only when a pool control changes);
+* :func:`pod_manifest` turns the pod controls (:class:`WhatIfPod`) into a real ``v1 Pod``;
+* :func:`place` asks the cluster where that pod would go (``Cluster.explain`` on a manifest, a
+  what-if that applies nothing), so moving a pod control costs one scheduling cycle, not a run.
+
+Every control accepts any value: numbers are clamped, and text that Kubernetes would refuse
+shows the :class:`labkit.ManifestError` message instead of raising.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from labkit.errors import ManifestError
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from labkit.cluster import Cluster
+    from labkit.scheduler.explain import Explanation
+
+__all__ = [
+    "Pool", "WhatIfPod", "Placement", "DEFAULT_POOLS", "INSTANCE_TYPES", "ZONES", "MAX_POOL_NODES",
+    "MAX_ZONE_SKEW", "parse_taint", "parse_toleration", "parse_label", "playground_cluster", "pod_manifest",
+    "place", "scheduling_playground",
+]
+
+ZONES = ("cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j")
+#: ECS types offered in the panel's drop-downs: general (g7, 1:4), compute (c7, 1:2), memory (r7, 1:8).
+INSTANCE_TYPES = ("ecs.g7.large", "ecs.g7.xlarge", "ecs.g7.2xlarge", "ecs.c7.xlarge", "ecs.c7.2xlarge",
+                  "ecs.r7.large", "ecs.r7.xlarge")
+#: Node-count sliders run from 0 to this, so three pools stay a cluster one can read at a glance.
+MAX_POOL_NODES = 6
+#: Largest ``maxSkew`` offered for the zone spread constraint (0 turns the constraint off).
+MAX_ZONE_SKEW = 5
+ZONE_KEY = "topology.kubernetes.io/zone"
+#: Label shared by the background pods and the what-if pod, so that a zone spread constraint
+#: selecting ``app=web`` has pods to count.
+APP_LABEL = ("app", "web")
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# kubectl taint syntax: key[=value]:Effect (k8s.io/kubectl/pkg/cmd/taint, ParseTaints).
+_TAINT = re.compile(r"^(?P<key>[^=:\s]+)(?:=(?P<value>[^:\s]*))?:(?P<effect>[^:\s]+)$")
+_TOLERATION = re.compile(r"^(?P<key>[^=:\s]+)(?:=(?P<value>[^:\s]*))?(?::(?P<effect>[^:\s]+))?$")
+_LABEL = re.compile(r"^(?P<key>[^=\s]+)=(?P<value>[^=\s]*)$")
+#: Background pods placed on every playground cluster (cpu, memory), cycled.
+_BACKGROUND_SIZES = (("250m", "512Mi"), ("500m", "1Gi"), ("1", "2Gi"))
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One ACK node pool of the playground: ``count`` ECS nodes of one type, round-robin over :data:`ZONES`.
+
+    ``taint`` uses ``kubectl taint`` syntax (``key[=value]:Effect``) and ``label`` is ``key=value``;
+    an empty string means none.
+    """
+
+    name: str
+    instance_type: str = "ecs.g7.xlarge"
+    count: int = 2
+    taint: str = ""
+    label: str = ""
+
+
+#: The chapter's three pools: general purpose, a tainted batch pool, a labelled memory pool.
+DEFAULT_POOLS = (
+    Pool("general", "ecs.g7.xlarge", 3),
+    Pool("batch", "ecs.c7.2xlarge", 2, taint="workload=batch:NoSchedule", label="workload=batch"),
+    Pool("memory", "ecs.r7.xlarge", 2, label="workload=memory"),
+)
+
+
+@dataclass(frozen=True)
+class WhatIfPod:
+    """The pod the playground places: requests, one toleration, one node affinity, a zone spread.
+
+    Attributes
+    ----------
+    cpu, memory:
+        Requests as Kubernetes quantities (``"500m"``, ``"1Gi"``).
+    toleration:
+        ``key[=value][:Effect]``: with a value the operator is ``Equal``, without one ``Exists``;
+        without an effect it tolerates every effect. Empty: none.
+    affinity:
+        A node label ``key=value`` for node affinity; empty: none.
+    affinity_mode:
+        ``"required"`` (``requiredDuringSchedulingIgnoredDuringExecution``, a filter) or
+        ``"preferred"`` (``preferredDuringSchedulingIgnoredDuringExecution``, a score); anything
+        else ignores ``affinity``.
+    zone_max_skew:
+        ``maxSkew`` of a ``DoNotSchedule`` spread constraint over zones for pods labelled
+        ``app=web`` (clamped to 0..:data:`MAX_ZONE_SKEW`; 0 means no constraint).
+    """
+
+    cpu: str = "500m"
+    memory: str = "1Gi"
+    toleration: str = ""
+    affinity: str = ""
+    affinity_mode: str = "required"
+    zone_max_skew: int = 0
+
+
+def parse_taint(text: str, path: str = "spec.taints[0]") -> dict[str, str] | None:
+    """A ``v1 Taint`` from ``kubectl taint`` syntax ``key[=value]:Effect``; None for empty text.
+
+    Raises
+    ------
+    ManifestError
+        When the text has no effect or an unknown one.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    m = _TAINT.match(text)
+    if m is None or m["effect"] not in _EFFECTS:
+        raise ManifestError(path, text, "expected key[=value]:Effect with Effect one of "
+                            f"{', '.join(_EFFECTS)}, e.g. workload=batch:NoSchedule")
+    taint = {"key": m["key"], "effect": m["effect"]}
+    if m["value"]:
+        taint["value"] = m["value"]
+    return taint
+
+
+def parse_toleration(text: str, path: str = "spec.tolerations[0]") -> dict[str, str] | None:
+    """A ``v1 Toleration`` from ``key[=value][:Effect]``; None for empty text.
+
+    With a value the operator is ``Equal``; without one it is ``Exists`` (any value of the key).
+    Without an effect the toleration matches every effect of that key
+    (``k8s.io/api/core/v1/toleration.go``, ``ToleratesTaint``).
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    m = _TOLERATION.match(text)
+    if m is None or (m["effect"] is not None and m["effect"] not in _EFFECTS):
+        raise ManifestError(path, text, "expected key[=value][:Effect] with Effect one of "
+                            f"{', '.join(_EFFECTS)}, e.g. workload=batch:NoSchedule")
+    tol = {"key": m["key"], "operator": "Equal" if m["value"] is not None else "Exists"}
+    if m["value"] is not None:
+        tol["value"] = m["value"]
+    if m["effect"]:
+        tol["effect"] = m["effect"]
+    return tol
+
+
+def parse_label(text: str, path: str = "metadata.labels") -> dict[str, str]:
+    """``{key: value}`` from ``key=value``; ``{}`` for empty text (the key is checked on apply)."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    m = _LABEL.match(text)
+    if m is None:
+        raise ManifestError(path, text, "expected one label as key=value, e.g. workload=memory")
+    return {m["key"]: m["value"]}
+
+
+def _clamp(value: Any, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = low
+    return min(max(number, low), high)
+
+
+def playground_cluster(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, background: int = 8,
+                       seed: int = 0) -> Cluster:
+    """A cluster of the given pools with ``background`` small ``app=web`` pods already placed.
+
+    The pods are scheduled by the default profile (``Cluster.run``); kubelets are off, since
+    only placement matters here and it keeps a rebuild to a few milliseconds.
+
+    Parameters
+    ----------
+    pools:
+        Node pools; counts are clamped to 0..:data:`MAX_POOL_NODES`.
+    background:
+        How many background pods to place (clamped to 0..60), sized 250m/512Mi, 500m/1Gi and
+        1/2Gi in turn.
+    seed:
+        The cluster's seed (ties between equal nodes are broken with it).
+
+    Raises
+    ------
+    ManifestError
+        For an unknown instance type, or a taint or label that Kubernetes would refuse.
+    """
+    import labkit
+
+    c = labkit.Cluster(seed=seed, kubelets=False)
+    for i, pool in enumerate(pools):
+        taint = parse_taint(pool.taint, f"pools[{i}].taint")
+        c.add_node_pool(pool.name, pool.instance_type, _clamp(pool.count, 0, MAX_POOL_NODES), list(ZONES),
+                        labels=parse_label(pool.label, f"pools[{i}].label") or None,
+                        taints=[taint] if taint else None)
+    pods = []
+    for k in range(_clamp(background, 0, 60)):
+        cpu, memory = _BACKGROUND_SIZES[k % len(_BACKGROUND_SIZES)]
+        pods.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": f"web-{k + 1}", "labels": dict([APP_LABEL])},
+                     "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
+                                              "resources": {"requests": {"cpu": cpu, "memory": memory}}}]}})
+    if pods:
+        c.apply(pods)
+    c.run()
+    return c
+
+
+def pod_manifest(pod: WhatIfPod, name: str = "what-if") -> dict[str, Any]:
+    """The ``v1 Pod`` manifest for the pod controls (not validated here: ``Cluster.explain`` does).
+
+    Raises
+    ------
+    ManifestError
+        For a toleration or affinity label that cannot be parsed.
+    """
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": "nginx:1.27", "resources": {
+        "requests": {"cpu": str(pod.cpu).strip(), "memory": str(pod.memory).strip()}}}]}
+    tol = parse_toleration(pod.toleration)
+    if tol:
+        spec["tolerations"] = [tol]
+    label = parse_label(pod.affinity, "spec.affinity.nodeAffinity")
+    if label and pod.affinity_mode in ("required", "preferred"):
+        (key, value), = label.items()
+        term = {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}
+        if pod.affinity_mode == "required":
+            node_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+        else:
+            node_affinity = {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "preference": term}]}
+        spec["affinity"] = {"nodeAffinity": node_affinity}
+    skew = _clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW)
+    if skew:
+        spec["topologySpreadConstraints"] = [{
+            "maxSkew": skew, "topologyKey": ZONE_KEY, "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": dict([APP_LABEL])}}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": dict([APP_LABEL])},
+            "spec": spec}
+
+
+@dataclass
+class Placement:
+    """Where a what-if pod would go, or why it could not be evaluated.
+
+    Attributes
+    ----------
+    manifest:
+        The Pod manifest that was evaluated (None when the controls could not make one).
+    decision:
+        ``Cluster.explain(manifest)`` (None when ``error`` is set).
+    error:
+        The :class:`labkit.ManifestError` message for invalid input, else ``""``.
+    """
+
+    manifest: dict[str, Any] | None
+    decision: Explanation | None
+    error: str = ""
+
+    @property
+    def chosen(self) -> str | None:
+        """The node the scheduler would pick (one of :attr:`ties`), None if none fits."""
+        return self.decision.chosen if self.decision else None
+
+    @property
+    def ties(self) -> list[str]:
+        """Every node sharing the top score; the scheduler picks one of them at random."""
+        return list(self.decision.ties) if self.decision else []
+
+    def summary_html(self) -> str:
+        """One paragraph: the chosen node and its ties, the FailedScheduling message, or the error."""
+        if self.error:
+            return (f"<p style='color:#D55E00'><b>Invalid input</b> (nothing was evaluated): "
+                    f"<code>{html.escape(self.error)}</code></p>")
+        if self.decision is None:
+            return "<p>No pod evaluated yet.</p>"
+        if self.chosen is None:
+            return (f"<p><b>Unschedulable</b>: <code>{html.escape(self.decision.message)}</code></p>")
+        others = [t for t in self.ties if t != self.chosen]
+        tie = (f" (a {len(self.ties)}-way tie with {', '.join(html.escape(t) for t in others)}; "
+               "the seed picks one)") if others else ""
+        return f"<p>Chosen node: <b>{html.escape(self.chosen)}</b>{tie}</p>"
+
+    def __repr__(self) -> str:
+        if self.error:
+            return f"<Placement invalid: {self.error}>"
+        name = (self.manifest or {}).get("metadata", {}).get("name", "?")
+        return f"<Placement {name} -> {self.chosen or 'unschedulable'}>"
+
+    def _repr_html_(self) -> str:
+        table = self.decision._repr_html_() if self.decision is not None and not self.error else ""
+        return self.summary_html() + table
+
+
+def place(cluster: Cluster, pod: WhatIfPod | dict[str, Any]) -> Placement:
+    """Evaluate a pod on ``cluster`` as a what-if (nothing is applied); never raises on bad input.
+
+    Parameters
+    ----------
+    cluster:
+        Usually from :func:`playground_cluster`.
+    pod:
+        Pod controls, or a Pod manifest.
+
+    Returns
+    -------
+    Placement
+        The decision, or the ``ManifestError`` message when Kubernetes would refuse the pod.
+    """
+    manifest = None
+    try:
+        manifest = pod_manifest(pod) if isinstance(pod, WhatIfPod) else pod
+        return Placement(manifest, cluster.explain(manifest))
+    except ManifestError as e:
+        return Placement(manifest, None, str(e))
+
+
+def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, pod: WhatIfPod = WhatIfPod(),
+                          background: int = 8, seed: int = 0) -> ipywidgets.VBox:
+    """Controls for three node pools and one pod; shows the placement, ``explain`` and a heatmap.
+
+    Pool controls (node count, ECS type, taint, label) rebuild the cluster with
+    :func:`playground_cluster`; pod controls only re-run :func:`place` on the cluster already
+    built. Text boxes apply on Enter or when they lose focus.
+
+    Parameters
+    ----------
+    pools, background, seed:
+        The starting cluster (see :func:`playground_cluster`); the panel offers one row of
+        controls per pool.
+    pod:
+        The starting pod controls.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``children``: a VBox of pool rows, a VBox of pod controls, the summary (HTML), the
+        heatmap (Image) and the ``explain`` table (HTML).
+    """
+    import io
+
+    import ipywidgets as widgets
+
+    from labkit.plots import utilization_heatmap
+
+    pools = list(pools)
+    short = widgets.Layout(width="150px")
+    text = {"taint": widgets.Layout(width="240px"), "label": widgets.Layout(width="190px")}
+    wide = {"style": {"description_width": "initial"}}
+    rows, pool_controls = [], []
+    for pool in pools:
+        count = widgets.IntSlider(value=_clamp(pool.count, 0, MAX_POOL_NODES), min=0, max=MAX_POOL_NODES,
+                                  description="nodes", continuous_update=False,
+                                  layout=widgets.Layout(width="200px"))
+        types = list(dict.fromkeys([*INSTANCE_TYPES, pool.instance_type]))
+        itype = widgets.Dropdown(options=types, value=pool.instance_type, description="ECS type",
+                                 layout=widgets.Layout(width="200px"), **wide)
+        taint = widgets.Text(value=pool.taint, description="taint", placeholder="key=value:NoSchedule",
+                             continuous_update=False, layout=text["taint"], **wide)
+        label = widgets.Text(value=pool.label, description="label", placeholder="key=value",
+                             continuous_update=False, layout=text["label"], **wide)
+        pool_controls.append((pool, count, itype, taint, label))
+        name = widgets.HTML(f"<b>{html.escape(pool.name)}</b>", layout=widgets.Layout(width="70px"))
+        rows.append(widgets.HBox([name, count, itype, taint, label]))
+    cpu = widgets.Text(value=pod.cpu, description="cpu request", continuous_update=False, layout=short,
+                       **wide)
+    memory = widgets.Text(value=pod.memory, description="memory request", continuous_update=False,
+                          layout=widgets.Layout(width="180px"), **wide)
+    toleration = widgets.Text(value=pod.toleration, description="toleration", placeholder="key=value:Effect",
+                              continuous_update=False, **wide)
+    mode = widgets.Dropdown(options=["required", "preferred"], value=pod.affinity_mode
+                            if pod.affinity_mode in ("required", "preferred") else "required",
+                            description="node affinity", **wide)
+    affinity = widgets.Text(value=pod.affinity, description="label", placeholder="key=value",
+                            continuous_update=False, layout=short, **wide)
+    skew = widgets.IntSlider(value=_clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW), min=0, max=MAX_ZONE_SKEW,
+                             description="zone spread maxSkew (0 = off)", continuous_update=False, **wide)
+    summary = widgets.HTML()
+    # Natural size, never stretched by its container.
+    image = widgets.Image(format="png", layout=widgets.Layout(width="auto", height="auto",
+                                                              object_fit="contain"))
+    table = widgets.HTML()
+    state: dict[str, Any] = {"cluster": None, "error": ""}
+
+    def current_pools() -> list[Pool]:
+        return [replace(p, count=c.value, instance_type=t.value, taint=ta.value, label=la.value)
+                for p, c, t, ta, la in pool_controls]
+
+    def rebuild(_: Any = None) -> None:
+        try:
+            state["cluster"], state["error"] = playground_cluster(current_pools(), background, seed), ""
+        except ManifestError as e:
+            state["cluster"], state["error"] = None, str(e)
+        update()
+
+    def update(_: Any = None) -> None:
+        what_if = WhatIfPod(cpu.value, memory.value, toleration.value, affinity.value, mode.value, skew.value)
+        png = b""  # no cluster to draw: the summary says why
+        if state["cluster"] is None:
+            result = Placement(None, None, state["error"])
+        else:
+            result = place(state["cluster"], what_if)
+            fig = utilization_heatmap(state["cluster"], result.manifest if result.decision else None)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, pil_kwargs={"compress_level": 1})
+            png = buf.getvalue()
+        # Everything is computed before anything is shown, so the outputs never disagree.
+        image.value = png
+        table.value = result.decision._repr_html_() if result.decision is not None else ""
+        summary.value = result.summary_html()
+
+    for _, count, itype, taint, label in pool_controls:
+        for control in (count, itype, taint, label):
+            control.observe(rebuild, names="value")
+    for control in (cpu, memory, toleration, mode, affinity, skew):
+        control.observe(update, names="value")
+    rebuild()
+    pod_box = widgets.VBox([widgets.HBox([cpu, memory, toleration]), widgets.HBox([mode, affinity, skew])])
+    return widgets.VBox([widgets.VBox(rows), pod_box, summary, image, table],
+                        layout=widgets.Layout(align_items="flex-start"))
