@@ -375,7 +375,10 @@ class Cluster:
                     raise ValueError(f"pod {namespace}/{pod} has not been through a scheduling cycle yet "
                                      "(run the cluster first)")
                 return Explanation(f"{namespace}/{pod}", result, weights, self._message(obj))
-            return self._what_if(obj, weights, all_nodes=True, exclude_uid=uid)
+            # The teaching view asks where the pod *could* go: evaluate it unbound, as it was queued.
+            status = {k: v for k, v in (obj.get("status") or {}).items() if k != "nominatedNodeName"}
+            unbound = {**obj, "spec": {k: v for k, v in obj["spec"].items() if k != "nodeName"}, "status": status}
+            return self._what_if(unbound, weights, all_nodes=True, exclude_uid=uid)
         docs = load_documents(pod)
         if len(docs) != 1 or docs[0].get("kind") != "Pod":
             raise ManifestError("kind", docs[0].get("kind"), "explain takes one Pod manifest")

@@ -74,3 +74,4 @@ def test_disabling_default_preemption_drops_the_preemption_part_of_the_message()
     c.run()
     assert c.explain("big").message == ("0/1 nodes are available: 1 Insufficient cpu. "
                                         "no new claims to deallocate")
+
