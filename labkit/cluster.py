@@ -377,7 +377,8 @@ class Cluster:
                 return Explanation(f"{namespace}/{pod}", result, weights, self._message(obj))
             # The teaching view asks where the pod *could* go: evaluate it unbound, as it was queued.
             status = {k: v for k, v in (obj.get("status") or {}).items() if k != "nominatedNodeName"}
-            unbound = {**obj, "spec": {k: v for k, v in obj["spec"].items() if k != "nodeName"}, "status": status}
+            spec = {k: v for k, v in obj["spec"].items() if k != "nodeName"}
+            unbound = {**obj, "spec": spec, "status": status}
             return self._what_if(unbound, weights, all_nodes=True, exclude_uid=uid)
         docs = load_documents(pod)
         if len(docs) != 1 or docs[0].get("kind") != "Pod":
