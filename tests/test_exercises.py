@@ -5,25 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import chapter00_cluster
 
 import labkit
 from labkit.exercises import check_node_of_pod
 
-ZONES = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
-
-
-def chapter_cluster(run: bool = True) -> labkit.Cluster:
-    c = labkit.Cluster(seed=0)
-    c.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3, zones=ZONES)
-    c.apply("data/manifests/my-nginx-pod.yaml")
-    if run:
-        c.run()
-    return c
-
 
 @pytest.fixture(scope="module")
 def cluster() -> labkit.Cluster:
-    return chapter_cluster()
+    return chapter00_cluster(recorded=False, service=False)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def test_a_non_string_gets_a_type_hint(cluster, capsys):
 
 
 def test_before_the_cluster_runs_the_check_says_so(capsys):
-    assert check_node_of_pod("anything", chapter_cluster(run=False)) is False
+    assert check_node_of_pod("anything", chapter00_cluster(recorded=False, service=False, run=False)) is False
     assert "not been scheduled yet" in capsys.readouterr().out
 
 

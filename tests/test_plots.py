@@ -7,36 +7,16 @@ import sys
 
 import numpy as np
 import pytest
+from support import chapter00_cluster, pixels
 
 import labkit
 from labkit import plots
 from labkit import timeline as tl
 
-ZONES = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
-
-
-def chapter_cluster(seed: int = 0, recorded: bool = True) -> labkit.Cluster:
-    c = labkit.Cluster(seed=seed)
-    if recorded:
-        tl.record(c)
-    c.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3, zones=ZONES)
-    c.apply("data/manifests/my-nginx-pod.yaml")
-    c.apply("data/manifests/my-nginx-service.yaml")
-    c.run()
-    return c
-
-
-def pixels(fig) -> np.ndarray:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba()).copy()
-
 
 @pytest.fixture(scope="module")
 def cluster() -> labkit.Cluster:
-    return chapter_cluster()
+    return chapter00_cluster()
 
 
 def test_timeline_figure_has_title_axis_labels_with_units_and_legend(cluster):
@@ -62,8 +42,8 @@ def test_every_step_is_plotted_once(cluster):
 
 
 def test_timeline_figure_is_identical_for_the_same_seed():
-    a = plots.timeline_figure(chapter_cluster(0), "Pod/my-nginx")
-    b = plots.timeline_figure(chapter_cluster(0), "Pod/my-nginx")
+    a = plots.timeline_figure(chapter00_cluster(0), "Pod/my-nginx")
+    b = plots.timeline_figure(chapter00_cluster(0), "Pod/my-nginx")
     assert np.array_equal(pixels(a), pixels(b))
 
 
@@ -88,7 +68,7 @@ def test_empty_cluster_still_gets_a_labelled_figure():
 
 
 def test_unrecorded_cluster_plots_its_events_only():
-    ax = plots.timeline_figure(chapter_cluster(recorded=False)).axes[0]
+    ax = plots.timeline_figure(chapter00_cluster(recorded=False)).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["kube-scheduler", "kubelet"]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support import pixels
 
 import labkit
 from labkit import plots
@@ -35,12 +36,6 @@ def pod(name: str, cpu: str, memory: str, node_name: str | None = None) -> dict[
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
-def pixels(fig) -> np.ndarray:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba()).copy()
 
 
 @pytest.fixture(scope="module")

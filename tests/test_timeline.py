@@ -7,36 +7,21 @@ import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import POD, ZONES, chapter00_cluster
 
 import labkit
 from labkit import timeline as tl
 
-POD = "data/manifests/my-nginx-pod.yaml"
-SERVICE = "data/manifests/my-nginx-service.yaml"
-ZONES = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
-
-
-def chapter_cluster(seed: int = 0, recorded: bool = True) -> labkit.Cluster:
-    """Chapter 00's scenario: three equal ECS nodes, the article's Pod and Service."""
-    c = labkit.Cluster(seed=seed)
-    if recorded:
-        tl.record(c)
-    c.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3, zones=ZONES)
-    c.apply(POD)
-    c.apply(SERVICE)
-    c.run()
-    return c
-
 
 def test_first_step_is_the_pod_stored_pending_without_a_node():
-    first = tl.steps(chapter_cluster(), "Pod/my-nginx")[0]
+    first = tl.steps(chapter00_cluster(), "Pod/my-nginx")[0]
     assert (first.component, first.reason, first.time) == ("kube-apiserver", "ADDED", 0.0)
     assert first.pod.phase == "Pending" and first.pod.node_name is None and first.pod.conditions == ()
 
 
 def test_scheduled_event_sees_the_pod_already_bound():
     """The binding write comes before the Scheduled event, so the event's pod state has the node."""
-    c = chapter_cluster()
+    c = chapter00_cluster()
     timeline = tl.steps(c, "my-nginx")
     scheduled = next(s for s in timeline if s.reason == "Scheduled")
     assert scheduled.component == "kube-scheduler" and scheduled.source == "default-scheduler"
@@ -47,7 +32,7 @@ def test_scheduled_event_sees_the_pod_already_bound():
 
 
 def test_kubelet_events_come_in_lifecycle_order_and_the_pod_ends_running_and_ready():
-    timeline = tl.steps(chapter_cluster(), "Pod/my-nginx")
+    timeline = tl.steps(chapter00_cluster(), "Pod/my-nginx")
     kubelet = [s.reason for s in timeline if s.component == "kubelet"]
     assert kubelet == ["Pulling", "Pulled", "Created", "Started"]
     last = timeline[-1].pod
@@ -55,7 +40,7 @@ def test_kubelet_events_come_in_lifecycle_order_and_the_pod_ends_running_and_rea
 
 
 def test_steps_are_in_strictly_increasing_resource_version_and_time_order():
-    timeline = tl.steps(chapter_cluster())
+    timeline = tl.steps(chapter00_cluster())
     rvs = [int(s.resource_version) for s in timeline]
     assert rvs == sorted(set(rvs))
     assert [s.time for s in timeline] == sorted(s.time for s in timeline)
@@ -64,13 +49,13 @@ def test_steps_are_in_strictly_increasing_resource_version_and_time_order():
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_every_write_step_carries_the_pod_state_it_wrote(seed):
-    for s in tl.steps(chapter_cluster(seed)):
+    for s in tl.steps(chapter00_cluster(seed)):
         if s.component == tl.APISERVER and s.reason != "DELETED":
             assert s.pod is not None and s.pod.resource_version == s.resource_version
 
 
 def test_same_seed_gives_the_same_timeline():
-    assert tl.steps(chapter_cluster(3)) == tl.steps(chapter_cluster(3))
+    assert tl.steps(chapter00_cluster(3)) == tl.steps(chapter00_cluster(3))
 
 
 def test_record_is_idempotent():
@@ -84,19 +69,19 @@ def test_record_is_idempotent():
 
 
 def test_without_recording_only_events_are_listed_and_pod_state_is_unknown():
-    timeline = tl.steps(chapter_cluster(recorded=False))
+    timeline = tl.steps(chapter00_cluster(recorded=False))
     assert [s.reason for s in timeline] == ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
     assert all(s.pod is None and s.resource_version == "" for s in timeline)
 
 
 def test_involved_filter_matches_name_or_kind_slash_name():
-    c = chapter_cluster()
+    c = chapter00_cluster()
     assert tl.steps(c, "my-nginx") == tl.steps(c, "Pod/my-nginx") != []
     assert tl.steps(c, "Pod/other") == []
 
 
 def test_label_update_and_delete_are_recorded():
-    c = chapter_cluster()
+    c = chapter00_cluster()
     labelled = {"name": "my-nginx", "labels": {"app": "my-nginx"}}
     c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": labelled,
              "spec": {"containers": [{"name": "nginx", "image": "my-nginx"}]}})
@@ -109,7 +94,7 @@ def test_label_update_and_delete_are_recorded():
 
 
 def test_to_frame_has_one_row_per_step_with_kubernetes_field_names():
-    timeline = tl.steps(chapter_cluster(), "Pod/my-nginx")
+    timeline = tl.steps(chapter00_cluster(), "Pod/my-nginx")
     df = tl.to_frame(timeline)
     assert list(df.columns) == tl.FRAME_COLUMNS
     assert len(df) == len(timeline)
@@ -117,7 +102,7 @@ def test_to_frame_has_one_row_per_step_with_kubernetes_field_names():
 
 
 def test_recorder_does_not_keep_its_cluster_alive():
-    c = chapter_cluster()
+    c = chapter00_cluster()
     ref = weakref.ref(c)
     del c
     gc.collect()

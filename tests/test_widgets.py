@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import pytest
+from support import chapter00_cluster
 
 import labkit
 from labkit import timeline as tl
 from labkit.widgets import step_html, timeline_stepper
 from labkit.widgets.timeline import NOT_RECORDED
-
-ZONES = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
-
-
-def chapter_cluster(recorded: bool = True) -> labkit.Cluster:
-    c = labkit.Cluster(seed=0)
-    if recorded:
-        tl.record(c)
-    c.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3, zones=ZONES)
-    c.apply("data/manifests/my-nginx-pod.yaml")
-    c.apply("data/manifests/my-nginx-service.yaml")
-    c.run()
-    return c
 
 
 def parts(box: widgets.VBox) -> tuple[widgets.IntSlider, widgets.Play, widgets.Image, widgets.HTML]:
@@ -32,7 +20,7 @@ def parts(box: widgets.VBox) -> tuple[widgets.IntSlider, widgets.Play, widgets.I
 
 @pytest.fixture(scope="module")
 def cluster() -> labkit.Cluster:
-    return chapter_cluster()
+    return chapter00_cluster()
 
 
 def test_stepper_is_a_container_with_slider_play_figure_and_detail(cluster):
@@ -89,7 +77,7 @@ def test_empty_cluster_gives_a_disabled_stepper_that_explains_itself():
 
 
 def test_unrecorded_cluster_shows_events_and_says_how_to_record():
-    slider, _, _, detail = parts(timeline_stepper(chapter_cluster(recorded=False), "Pod/my-nginx"))
+    slider, _, _, detail = parts(timeline_stepper(chapter00_cluster(recorded=False), "Pod/my-nginx"))
     assert "Scheduled" in detail.value and NOT_RECORDED in detail.value
     slider.value = slider.max
     assert "Started" in detail.value
