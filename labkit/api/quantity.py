@@ -341,27 +341,6 @@ def format_bytes(n: int) -> str:
 # -- resource names -----------------------------------------------------------------------------
 # pkg/apis/core/helper/helpers.go: standardContainerResources, standardResources, integerResources
 _CONTAINER_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})
-_STANDARD_RESOURCES = _CONTAINER_RESOURCES | frozenset(
-    {
-        "requests.cpu",
-        "requests.memory",
-        "requests.ephemeral-storage",
-        "limits.cpu",
-        "limits.memory",
-        "limits.ephemeral-storage",
-        "pods",
-        "resourcequotas",
-        "services",
-        "replicationcontrollers",
-        "secrets",
-        "configmaps",
-        "persistentvolumeclaims",
-        "storage",
-        "requests.storage",
-        "services.nodeports",
-        "services.loadbalancers",
-    }
-)
 _INTEGER_RESOURCES = frozenset(
     {
         "pods",
@@ -374,6 +353,12 @@ _INTEGER_RESOURCES = frozenset(
         "services.nodeports",
         "services.loadbalancers",
     }
+)
+_STANDARD_RESOURCES = (
+    _CONTAINER_RESOURCES
+    | _INTEGER_RESOURCES
+    | {f"{kind}.{name}" for kind in ("requests", "limits") for name in _CONTAINER_RESOURCES}
+    | {"storage", "requests.storage"}
 )
 _HUGEPAGES_PREFIX = "hugepages-"
 
