@@ -62,8 +62,10 @@ class Cluster:
     Parameters
     ----------
     seed:
-        Every random choice (uids, tie-breaks between equally scored nodes, timing jitter)
-        comes from this seed: the same seed and the same calls give the same events.
+        Every random choice (uids, timing jitter) comes from this seed; ties between equally
+        scored nodes are settled as the real scheduler's heap settles them, with no randomness
+        (see :func:`labkit.scheduler.schedule_one.heap_root`). The same seed and the same calls
+        give the same events.
     scheduler_config:
         A ``kubescheduler.config.k8s.io/v1`` ``KubeSchedulerConfiguration`` (dict, YAML text
         or path) for the scheduler's profile; the default profile when omitted.
@@ -85,8 +87,7 @@ class Cluster:
         self.store = APIStore(clock, random.Random(f"labkit/{seed}/uid"))
         self.recorder = EventRecorder(self.store, clock)
         profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
-        self.scheduler = Scheduler(self.env, self.store, self.recorder, profile,
-                                   random.Random(f"labkit/{seed}/scheduler"), cluster=self)
+        self.scheduler = Scheduler(self.env, self.store, self.recorder, profile, cluster=self)
         self.kubelets = Kubelets(self.env, self.store, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
                                  cluster=self) if kubelets else None
         self._pools: dict[str, int] = {}
@@ -407,7 +408,6 @@ class Cluster:
         row = s.table.index.get(bound[0]) if bound else None
         if row is not None:
             s.table.remove_pod(row, bound[1])
-        saved_rng = s.algorithm.rng.getstate()
         try:
             ctx = CycleContext(pod=info, table=s.table, cluster=self)
             result = s.algorithm.schedule(ctx, all_nodes=all_nodes, dry_run=True)
@@ -416,7 +416,6 @@ class Cluster:
                 _, post = s.post_filter(ctx, result)
                 message = failed_scheduling_message(result, post)
         finally:
-            s.algorithm.rng.setstate(saved_rng)
             if row is not None:
                 s.table.add_pod(row, bound[1])
         name = f'{obj["metadata"].get("namespace", "default")}/{obj["metadata"]["name"]}'

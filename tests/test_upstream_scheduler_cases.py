@@ -20,7 +20,6 @@ with zero containers and unset requests, which API validation would refuse.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,7 @@ def _run_filter(table: NodeTable, ctx: CycleContext, plugin: Plugin) -> tuple[li
         return [], {nm: [pf.reject] for nm in table.names}, {nm: pf.code.name for nm in table.names}
     if pf is not None and pf.skip:
         return list(table.names), {}, {}
-    algorithm = ScheduleAlgorithm(Profile(plugins=[plugin], weights={}), random.Random(0))
+    algorithm = ScheduleAlgorithm(Profile(plugins=[plugin], weights={}))
     first, results = algorithm.filter_all(ctx, set())
     verdict = CycleResult(pod=ctx.pod.key, num_nodes=n, node_names=list(table.names),
                           feasible=np.flatnonzero(first < 0), first=first,

@@ -8,7 +8,6 @@ saw, which :mod:`labkit.scheduler.explain` turns into a table.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ import numpy as np
 from labkit.scheduler.framework import Code, CycleContext, Plugin, Rejection
 from labkit.scheduler.profile import Profile
 
-__all__ = ["CycleResult", "ScheduleAlgorithm", "num_feasible_nodes_to_find"]
+__all__ = ["CycleResult", "ScheduleAlgorithm", "heap_root", "num_feasible_nodes_to_find"]
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
@@ -34,6 +33,35 @@ def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int = 0) -> int:
             pct = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
     num = num_all_nodes * pct // 100
     return max(num, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def heap_root(totals: np.ndarray) -> int:
+    """Index of the node ``selectHost`` picks from totals listed in the order nodes were found feasible.
+
+    v1.36's ``selectHost`` (``pkg/scheduler/schedule_one.go``) runs Go's ``container/heap``
+    ``Init`` over the scored nodes with ``Less(i, j) = total_i > total_j`` (the random
+    tie-breaker is only filled in when scoring extenders are configured, so it is 0 here) and
+    takes the root. ``Init`` sifts down from ``n/2 - 1`` to 0; a child replaces its parent only
+    when strictly greater, and the left child wins between equal children. Only the root
+    matters, so instead of permuting the list this walks down from the top: a node that holds
+    the maximum stays at the root of its subtree; otherwise the root comes from the left
+    subtree if that subtree holds a maximum, else from the right one. With heap positions
+    counted from 1, position ``q`` lies in the subtree of ``a`` when ``q >> (depth(q) - depth(a))
+    == a``, so each step is one vectorized test over the tied positions.
+    """
+    n = len(totals)
+    if n == 0:
+        raise ValueError("no scored nodes")
+    ties = np.flatnonzero(totals == totals.max()) + 1  # heap positions from 1
+    if len(ties) == 1:
+        return int(ties[0]) - 1
+    depth = np.frexp(ties.astype(np.float64))[1] - 1  # floor(log2 q), exact below 2**53
+    a, d = 1, 0
+    while not np.any(ties == a):
+        d += 1
+        deeper = depth >= d
+        a = 2 * a if np.any((ties[deeper] >> (depth[deeper] - d)) == 2 * a) else 2 * a + 1
+    return a - 1
 
 
 @dataclass
@@ -115,9 +143,8 @@ class CycleResult:
 class ScheduleAlgorithm:
     """The per-profile scheduling algorithm, carrying ``nextStartNodeIndex`` between cycles."""
 
-    def __init__(self, profile: Profile, rng: random.Random) -> None:
+    def __init__(self, profile: Profile) -> None:
         self.profile = profile
-        self.rng = rng
         self.next_start_node_index = 0
         self._filter_cache: dict[tuple[int, Hashable], tuple[int, list[Rejection], np.ndarray]] = {}
         self._score_cache: dict[tuple[str, Hashable], tuple[tuple[int, int], np.ndarray]] = {}
@@ -260,12 +287,17 @@ class ScheduleAlgorithm:
             totals[:] = 1
         res.totals = totals
         res.feasible = feasible
-        cand = totals if not all_nodes else np.where(first[scored] < 0, totals, np.iinfo(np.int64).min)
-        best = cand.max()
-        any_feasible = bool((cand > np.iinfo(np.int64).min).any())
-        ties = scored[np.flatnonzero(cand == best)] if any_feasible else np.zeros(0, dtype=np.int64)
         res.scored_rows = scored
-        res.ties = ties
-        if len(ties):
-            res.chosen = int(ties[0]) if len(ties) == 1 else int(ties[self.rng.randrange(len(ties))])
+        if all_nodes:
+            # The teaching view scored every node; the pick is still among the feasible ones,
+            # in the order the cycle found them (``feasible`` is in evaluation order).
+            by_row = np.zeros(n, dtype=np.int64)
+            by_row[scored] = totals
+            feasible_totals = by_row[feasible]
+        else:
+            feasible_totals = totals
+        if len(feasible_totals):
+            best = feasible_totals.max()
+            res.ties = feasible[np.flatnonzero(feasible_totals == best)]
+            res.chosen = int(feasible[heap_root(feasible_totals)])
         return res

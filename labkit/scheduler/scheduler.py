@@ -7,7 +7,6 @@ Upstream: ``pkg/scheduler/scheduler.go``, ``schedule_one.go`` (``ScheduleOne``,
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.store import WatchEvent, timestamp
@@ -62,14 +61,14 @@ class Scheduler:
     """The default scheduler of one simulated cluster."""
 
     def __init__(self, env: simpy.Environment, store: APIStore, recorder: EventRecorder, profile: Profile,
-                 rng: random.Random, cluster: Any = None) -> None:
+                 cluster: Any = None) -> None:
         self.env = env
         self.store = store
         self.recorder = recorder
         self.profile = profile
         self.cluster = cluster
         self.table = NodeTable()
-        self.algorithm = ScheduleAlgorithm(profile, rng)
+        self.algorithm = ScheduleAlgorithm(profile)
         self.queue = SchedulingQueue(env)
         self.records: dict[str, CycleResult] = {}  # pod uid -> its latest cycle
         self.attempts = 0
