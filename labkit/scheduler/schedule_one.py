@@ -43,25 +43,19 @@ def heap_root(totals: np.ndarray) -> int:
     tie-breaker is only filled in when scoring extenders are configured, so it is 0 here) and
     takes the root. ``Init`` sifts down from ``n/2 - 1`` to 0; a child replaces its parent only
     when strictly greater, and the left child wins between equal children. Only the root
-    matters, so instead of permuting the list this walks down from the top: a node that holds
-    the maximum stays at the root of its subtree; otherwise the root comes from the left
-    subtree if that subtree holds a maximum, else from the right one. With heap positions
-    counted from 1, position ``q`` lies in the subtree of ``a`` when ``q >> (depth(q) - depth(a))
-    == a``, so each step is one vectorized test over the tied positions.
+    matters, and it follows from where the maxima sit: walking down from the top, a node that
+    holds the maximum stays at the root of its subtree; otherwise the root comes up from the
+    left subtree if that holds a maximum, else from the right one. So among the tied heap
+    positions ``q`` (counted from 1) the root is the one met first on that walk: the smallest
+    ``q`` once every position is left-aligned to the deepest level (``q << (D - depth(q))``),
+    an ancestor (same aligned value, smaller ``q``) before its descendants.
     """
-    n = len(totals)
-    if n == 0:
-        raise ValueError("no scored nodes")
-    ties = np.flatnonzero(totals == totals.max()) + 1  # heap positions from 1
-    if len(ties) == 1:
+    ties = np.flatnonzero(totals == totals.max()) + 1
+    if ties[0] == 1 or len(ties) == 1:  # the first node found holds the maximum: it stays on top
         return int(ties[0]) - 1
     depth = np.frexp(ties.astype(np.float64))[1] - 1  # floor(log2 q), exact below 2**53
-    a, d = 1, 0
-    while not np.any(ties == a):
-        d += 1
-        deeper = depth >= d
-        a = 2 * a if np.any((ties[deeper] >> (depth[deeper] - d)) == 2 * a) else 2 * a + 1
-    return a - 1
+    aligned = ties << (depth.max() - depth)
+    return int(ties[np.lexsort((ties, aligned))[0]]) - 1
 
 
 @dataclass
