@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
+# One stamp for the lab's own dependencies, one for the test extra (make lab needs only the first).
 STAMP := $(VENV)/.labkit-installed
-KERNEL := $(VENV)/share/jupyter/kernels/labkit/kernel.json
+TEST_STAMP := $(VENV)/.labkit-test-installed
 # JupyterLab reads <sys.prefix>/share/jupyter/lab/settings/overrides.json as default settings.
 OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 FIRST_NOTEBOOK := notebooks/00_welcome_architecture.ipynb
@@ -14,32 +15,39 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # `notebooks/` is absent until the first chapter lands; pytest would refuse a missing path.
 NOTEBOOK_DIRS := $(wildcard notebooks)
 
-.PHONY: lab test notebooks setup chromium
+.PHONY: lab test notebooks setup setup-test chromium
 
 # Rooted at the repo so the file browser shows data/ too; kernels still start in the notebook's folder.
+# The printed URL (and the browser it opens, where there is one) lands on notebook 00.
 lab: setup
-	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" $(FIRST_NOTEBOOK)
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK)
 
-test: setup chromium
+test: setup-test chromium
 	$(VENV)/bin/ruff check .
 	$(VPY) -m pytest tests $(NOTEBOOK_DIRS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # `make notebooks NB=notebooks/solutions/02_scheduling.ipynb` rebuilds one chapter.
-notebooks: setup
+notebooks: setup-test
 	$(VPY) tools/build_notebooks.py $(NB)
 
-setup: $(STAMP) $(KERNEL) $(OVERRIDES)
+# The notebooks name the venv's own "python3" kernel (ipykernel's, run with the venv's Python),
+# so JupyterLab offers exactly one kernel; an older setup also installed a "labkit" one.
+setup: $(STAMP) $(OVERRIDES)
+	@rm -rf $(VENV)/share/jupyter/kernels/labkit
+
+setup-test: setup $(TEST_STAMP)
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VPY)
-	$(VPY) -m pip install --disable-pip-version-check -e '.[test]'
+	$(VPY) -m pip install --disable-pip-version-check -e .
 	touch $@
 
-$(KERNEL): $(STAMP)
-	$(VPY) -m ipykernel install --sys-prefix --name labkit --display-name "labkit (Python)"
+$(TEST_STAMP): $(STAMP)
+	$(VPY) -m pip install --disable-pip-version-check -e '.[test]'
 	touch $@
 
 # Turn off the "Jupyter news" pop-up (and the update check behind it).

@@ -375,7 +375,8 @@ class Cluster:
                 if result is None:
                     raise ValueError(f"pod {namespace}/{pod} has not been through a scheduling cycle yet "
                                      "(run the cluster first)")
-                return Explanation(f"{namespace}/{pod}", result, weights, self._message(obj))
+                return Explanation(f"{namespace}/{pod}", result, weights, self._message(obj),
+                                   node_labels=self._node_labels())
             # The teaching view asks where the pod *could* go: evaluate it unbound, as it was queued.
             status = {k: v for k, v in (obj.get("status") or {}).items() if k != "nominatedNodeName"}
             spec = {k: v for k, v in obj["spec"].items() if k != "nodeName"}
@@ -419,7 +420,14 @@ class Cluster:
             if row is not None:
                 s.table.add_pod(row, bound[1])
         name = f'{obj["metadata"].get("namespace", "default")}/{obj["metadata"]["name"]}'
-        return Explanation(name, result, weights, message, what_if=True)
+        return Explanation(name, result, weights, message, what_if=True, node_labels=self._node_labels())
+
+    def _node_labels(self) -> dict[str, str]:
+        """Short node names for explain's HTML view: ``general · h · 10.0.0.1``."""
+        from labkit.cloud.ecs import nodepool_id, short_node_label
+
+        pools = {nodepool_id(name): name for name in self._pools}
+        return {n["metadata"]["name"]: short_node_label(n, pools) for n in self.store.items("Node")}
 
     # -- notebook display ---------------------------------------------------------------------
     def _repr_html_(self) -> str:

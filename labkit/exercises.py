@@ -1,8 +1,10 @@
 """Checks for the notebooks' exercises: a friendly verdict, a hint when wrong, never the answer.
 
-Each ``check_<id>(answer, ...)`` prints one short paragraph and returns whether the answer is
-right, so a notebook cell can both teach and be tested. The unanswered stub ``...`` (Python's
-``Ellipsis``) gets a hint on where to start rather than an error.
+Each ``check_<id>(answer, ...)`` prints one short paragraph and returns a :class:`Verdict`, which
+is true when the answer is right, so a notebook cell can both teach and be tested. A verdict
+shows nothing of its own in a notebook (the paragraph was already printed), so a check cell
+prints one clean paragraph and no stray ``True``. The unanswered stub ``...`` (Python's
+``Ellipsis``) gets a pointer on where to start rather than an error.
 """
 
 from __future__ import annotations
@@ -14,11 +16,36 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
-__all__ = ["check_node_of_pod", "check_deciding_plugin", "check_toleration", "check_reason_count"]
+__all__ = ["Verdict", "check_deciding_plugin", "check_node_of_pod", "check_pool_prediction",
+           "check_reason_count", "check_selected_count", "check_service_selects", "check_toleration"]
+
+
+class Verdict:
+    """The outcome of one check: true when the answer is right; ``message`` is what was printed."""
+
+    def __init__(self, correct: bool, message: str) -> None:
+        self.correct = correct
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        return f"<Verdict {'correct' if self.correct else 'not yet'}: {self.message[:60]}>"
+
+    def _ipython_display_(self) -> None:
+        """Nothing to add: the check already printed its paragraph (IPython calls this instead of
+        showing ``Out[n]``)."""
+
+
+def _type_name(value: Any) -> str:
+    """``an int``, ``a str``: the value's type with its article, for hints."""
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def check_node_of_pod(answer: Any, cluster: Cluster, pod: str = "my-nginx",
-                      namespace: str = "default") -> bool:
+                      namespace: str = "default") -> Verdict:
     """Exercise 00: the name of the node a pod runs on, read from the Pod object itself.
 
     The point is to read an object: the scheduler's only output is one field it writes into the
@@ -47,18 +74,18 @@ def check_node_of_pod(answer: Any, cluster: Cluster, pod: str = "my-nginx",
         return _hint(f"{pod} has not been scheduled yet, so no node is known. Run the cluster (c.run()) "
                      "first.")
     if answer is ... or answer is None:
-        return _hint(f'no answer yet. Read the Pod back with c.get("Pod", "{pod}") and look in its "spec": '
-                     "the scheduler wrote exactly one field there when it bound the pod.")
+        return _start(f'read the Pod back with c.get("Pod", "{pod}") and look in its "spec": the scheduler '
+                      "wrote exactly one field there when it bound the pod.")
     if isinstance(answer, dict):
         return _hint("that is a whole object. The answer is one string: the value of a single field of the "
                      "Pod's spec.")
     if not isinstance(answer, str):
-        return _hint(f"expected a node name (a str), got a {type(answer).__name__}.")
+        return _hint(f"expected a node name (a str), got {_type_name(answer)}.")
     given = answer.strip()
     if given == node:
-        print(f"Correct: {pod} runs on {given}. The scheduler's whole decision is this one field, "
-              "spec.nodeName; the kubelet on that node saw it through its watch and started the container.")
-        return True
+        return _correct(f"{pod} runs on {given}. The scheduler's whole decision is this one field, "
+                        "spec.nodeName; the kubelet on that node saw it through its watch and started the "
+                        "container.")
     host_ip = (obj.get("status") or {}).get("hostIP")
     if given in {host_ip, (obj.get("status") or {}).get("podIP")}:
         return _hint("that is an IP address from the Pod's status. Kubernetes names the node by its "
@@ -69,6 +96,108 @@ def check_node_of_pod(answer: Any, cluster: Cluster, pod: str = "my-nginx",
                      "so do not guess from the node list: read the field in the Pod's spec.")
     return _hint(f"there is no node named {given!r} in this cluster. Copy the value from the Pod object "
                  "rather than typing it.")
+
+
+def check_selected_count(prediction: Any, cluster: Cluster, service: str = "my-nginx",
+                         namespace: str = "default") -> Verdict:
+    """Exercise 00 (a prediction): how many pods does the Service select right now?
+
+    Made before looking, then compared: the point is that a Service holds no list of pods, only
+    a label selector, so the answer depends on the pods' labels, not on their names. Unlike the
+    other checks this one tells the right count once the learner has committed to a number.
+    """
+    svc = cluster.get("Service", service, namespace=namespace)
+    selector = svc["spec"].get("selector") or {}
+    text = ",".join(f"{k}={v}" for k, v in selector.items())
+    selected = cluster.list("Pod", namespace=namespace, label_selector=text) if selector else []
+    if prediction is ...:
+        return _start("write down a number of pods before you look. The Service's selector is "
+                      f"{text or '(empty)'}; which pods carry those labels?")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        return _hint(f"a prediction here is a whole number of pods (an int), got {_type_name(prediction)}.")
+    why = (f"the selector {text} matches {len(selected)} pod(s): "
+           + (", ".join(p["metadata"]["name"] for p in selected) or "none")
+           + ". A Service finds pods by their labels only; a pod's name, image or node play no part.")
+    if prediction == len(selected):
+        return _correct(f"you predicted {prediction}, and {why}")
+    return _say(False, f"Not what happens: you predicted {prediction}, but {why} Keep that surprise in "
+                       "mind for the next cells.")
+
+
+def check_service_selects(labels: Any, cluster: Cluster, service: str = "my-nginx",
+                          must_have: dict[str, str] | None = None, namespace: str = "default") -> Verdict:
+    """Exercise 00: the labels a new pod needs so that a Service selects it (plus ``must_have``).
+
+    A label set is selected when it carries every key=value of the Service's selector; extra
+    labels do not hurt, which is how one Service spans two tracks of an application. The labels
+    are checked as the API server checks ``metadata.labels`` (keys and values).
+    """
+    from labkit.api.selectors import is_qualified_name, is_valid_label_value
+
+    svc = cluster.get("Service", service, namespace=namespace)
+    selector = svc["spec"].get("selector") or {}
+    must_have = dict(must_have or {})
+    if labels is ...:
+        return _start(f'read the Service\'s selector, c.get("Service", "{service}")["spec"]["selector"], and '
+                      "write a dict of labels for the pod.")
+    if isinstance(labels, str):
+        return _hint("that is a string. Labels are a dict of key: value strings, as under metadata.labels "
+                     "in YAML, e.g. {\"tier\": \"frontend\"}.")
+    if not isinstance(labels, dict):
+        return _hint(f"expected a dict of labels (key: value strings), got {_type_name(labels)}.")
+    for key, value in labels.items():
+        err = is_qualified_name(key) if isinstance(key, str) else "must be a string"
+        if err:
+            return _hint(f"the API server would refuse the label key {key!r}: {err}")
+        err = is_valid_label_value(value) if isinstance(value, str) else "must be a string (quote numbers)"
+        if err:
+            return _hint(f"the API server would refuse the value of label {key!r} ({value!r}): {err}")
+    missing = {k: v for k, v in selector.items() if labels.get(k) != v}
+    if missing:
+        wrong = [k for k in missing if k in labels]
+        if wrong:
+            return _hint(f"the label {wrong[0]!r} is there, but its value differs from what the Service's "
+                         "selector asks for; values must match exactly (case included).")
+        return _hint("the Service would not select that pod: its selector asks for a label key this pod "
+                     f'does not have. Compare with c.get("Service", "{service}")["spec"]["selector"].')
+    absent = {k: v for k, v in must_have.items() if labels.get(k) != v}
+    if absent:
+        return _hint("the Service would select it, but the question also asks for "
+                     + ", ".join(f"{k}={v}" for k, v in absent.items()) + ".")
+    extra = sorted(set(labels) - set(selector))
+    return _correct("the Service's selector is a subset of these labels, so it selects the pod"
+                    + (f"; the extra label(s) {', '.join(extra)} do not get in the way" if extra else "")
+                    + ". Selectors, not names, are how Services, Deployments and kubectl -l find pods.")
+
+
+def check_pool_prediction(prediction: Any, cluster: Cluster, pod: dict[str, Any],
+                          pools: tuple[str, ...] = ("general", "batch", "memory")) -> Verdict:
+    """Exercise 02 (a prediction): which node pool will the scheduler pick for ``pod``?
+
+    Evaluated as a what-if (nothing is applied). The pool of a node is read from its ACK label
+    ``alibabacloud.com/nodepool-id``. Once the learner has committed, the answer is told.
+    """
+    from labkit.cloud.ecs import nodepool_id
+
+    if prediction is ...:
+        return _start(f"write one pool name ({', '.join(pools)}) before you run anything.")
+    if not isinstance(prediction, str) or prediction.strip().lower() not in pools:
+        return _hint(f"a prediction here is one of the pool names {', '.join(pools)} (a str), got "
+                     f"{prediction!r}.")
+    decision = cluster.explain(pod)
+    if decision.chosen is None:
+        return _say(False, f"No pool: the pod fits nowhere ({decision.message}).")
+    node = cluster.get("Node", decision.chosen, namespace=None)
+    ids = {nodepool_id(name): name for name in pools}
+    actual = ids.get(node["metadata"]["labels"].get("alibabacloud.com/nodepool-id", ""), "another pool")
+    frame = decision.frame()
+    top = int(frame.loc[decision.chosen, "total"])
+    if prediction.strip().lower() == actual:
+        return _correct(f"you predicted {actual}, and the scheduler picks {decision.chosen} in the {actual} "
+                        f"pool (total {top}).")
+    return _say(False, f"Not what happens: you predicted {prediction.strip()}, but the scheduler picks "
+                       f"{decision.chosen} in the {actual} pool (total {top}). The cells below show which "
+                       "scores made the difference.")
 
 
 def _deciding_plugin(frame: Any, weights: dict[str, int], winner: str
@@ -92,7 +221,7 @@ def _deciding_plugin(frame: Any, weights: dict[str, int], winner: str
     return max(leads, key=lambda k: leads[k]), runner_up, leads
 
 
-def check_deciding_plugin(node: Any, plugin: Any, cluster: Cluster, pod: Any) -> bool:
+def check_deciding_plugin(node: Any, plugin: Any, cluster: Cluster, pod: Any) -> Verdict:
     """Exercise 02-1: where a what-if pod lands, and which score plugin made the difference.
 
     The point is to read ``c.explain(pod).frame()`` as kube-scheduler does: filters remove
@@ -116,8 +245,8 @@ def check_deciding_plugin(node: Any, plugin: Any, cluster: Cluster, pod: Any) ->
     """
     decision = cluster.explain(pod)
     if node is ... or plugin is ...:
-        return _hint("no answer yet. Ask the scheduler without applying anything: c.explain(pod).frame() "
-                     "shows every node's filter verdict and scores; the highest total wins.")
+        return _start("ask the scheduler without applying anything: c.explain(api) shows every node's "
+                      "filter verdict and scores; the highest total wins.")
     if not isinstance(node, str) or not isinstance(plugin, str):
         return _hint("expected two strings: a node name and a plugin name (a column of the explain table).")
     frame = decision.frame()
@@ -145,25 +274,27 @@ def check_deciding_plugin(node: Any, plugin: Any, cluster: Cluster, pod: Any) ->
                      "the filters did. Check the pod you passed.")
     best, runner_up, leads = found
     if leads[best] == leads.get(chosen_plugin):
-        print(f"Correct: {given} wins. Against the runner-up, {runner_up}, {chosen_plugin} gives it a lead "
-              f"of {weights[chosen_plugin]} x {leads[chosen_plugin] / weights[chosen_plugin]:.0f} = "
-              f"{leads[chosen_plugin]:.0f} points, more than any other plugin.")
-        return True
+        weight, lead = weights[chosen_plugin], leads[chosen_plugin]
+        return _correct(f"{given} wins. Against the runner-up, {runner_up}, {chosen_plugin} gives it a lead "
+                        f"of {weight} x {lead / weight:.0f} = {lead:.0f} points, more than any other plugin.")
     if chosen_plugin not in leads:
-        return _hint(f"{chosen_plugin} skipped itself for this pod (NaN in its column), so it cannot have "
-                     "decided.")
+        return _hint(f"{chosen_plugin} skipped itself for this pod (its column is marked skipped), so it "
+                     "cannot have decided.")
     return _hint(f"the node is right, but {chosen_plugin} is not what set it apart. For each score column, "
                  "take weight x (score on the winner - score on the best lower-scoring node) and find the "
                  "largest; decision.weights() gives the weights.")
 
 
-def check_toleration(answer: Any, cluster: Cluster, pod: str, namespace: str = "default") -> bool:
+def check_toleration(answer: Any, cluster: Cluster, pod: str, namespace: str = "default") -> Verdict:
     """Exercise 02-2: one toleration that makes a Pending pod schedulable, and no broader than needed.
 
-    The check adds ``answer`` to a copy of the pod's manifest and asks the scheduler (a what-if:
-    nothing changes in the cluster). A toleration with an empty key and ``operator: Exists``
-    tolerates *every* taint, including the ones Kubernetes uses to evict pods from failing
-    nodes, so it is refused even though the pod would then fit.
+    The check puts ``answer`` first in a copy of the pod's tolerations and asks the scheduler (a
+    what-if: nothing changes in the cluster), so an error names ``spec.tolerations[0]``, the
+    learner's own toleration. "No broader than needed" means it tolerates exactly the taint that
+    kept the pod out (key, value and effect) and nothing else: ``operator: Exists`` without a
+    value tolerates every value of the key, an empty effect every effect (``NoExecute``
+    included), and an empty key with ``Exists`` every taint, including the ones Kubernetes uses
+    to evict pods from failing nodes.
 
     Parameters
     ----------
@@ -178,20 +309,20 @@ def check_toleration(answer: Any, cluster: Cluster, pod: str, namespace: str = "
     if obj is None:
         return _hint(f"there is no Pod {namespace}/{pod} in this cluster yet: apply it and run the cluster.")
     if answer is ...:
-        return _hint(f'no answer yet. c.explain("{pod}").frame() shows why each node refused the pod; '
-                     "read the taint of the nodes the pod asks for with c.get(\"Node\", name)[\"spec\"].")
+        return _start(f'c.explain("{pod}") shows why each node refused the pod; read the taint of the nodes '
+                      'the pod asks for with c.get("Node", name)["spec"]["taints"].')
     if isinstance(answer, list):
         return _hint("that is a list; the question asks for one toleration, a single dict.")
     if not isinstance(answer, dict):
-        return _hint(f"expected a dict shaped like a v1 Toleration (key, operator, value, effect), got a "
-                     f"{type(answer).__name__}.")
+        return _hint(f"expected a dict shaped like a v1 Toleration (key, operator, value, effect), got "
+                     f"{_type_name(answer)}.")
     if not answer.get("key") and answer.get("operator") == "Exists":
         return _hint("an empty key with operator Exists tolerates every taint on every node, including "
                      "node.kubernetes.io/unreachable and not-ready. Name the taint you mean.")
     meta = {"name": pod, "namespace": namespace, "labels": obj["metadata"].get("labels") or {}}
     manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
                 "spec": {k: v for k, v in obj["spec"].items() if k != "nodeName"}}
-    manifest["spec"]["tolerations"] = [*(obj["spec"].get("tolerations") or []), answer]
+    manifest["spec"]["tolerations"] = [answer, *(obj["spec"].get("tolerations") or [])]
     try:
         decision = cluster.explain(manifest)
     except ManifestError as e:
@@ -199,10 +330,26 @@ def check_toleration(answer: Any, cluster: Cluster, pod: str, namespace: str = "
     if decision.chosen is None:
         return _hint(f"with that toleration the pod still fits nowhere: {decision.message} Compare your key, "
                      "value and effect with the taint on the nodes the pod selects.")
-    print(f"Correct: with that toleration the scheduler would place {pod} on {decision.chosen}. The taint "
-          "keeps every other pod off those nodes, and the nodeSelector keeps this pod on them: a toleration "
-          "only allows, it never attracts.")
-    return True
+    node = cluster.get("Node", decision.chosen, namespace=None)
+    taints = [t for t in node["spec"].get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
+    broader = _broader_than(answer, taints)
+    if broader:
+        return _hint(f"the pod would fit, but that toleration is broader than it needs to be: {broader}")
+    return _correct(f"with that toleration the scheduler would place {pod} on {decision.chosen}. The taint "
+                    "keeps every other pod off those nodes, and the nodeSelector keeps this pod on them: a "
+                    "toleration only allows, it never attracts.")
+
+
+def _broader_than(toleration: dict[str, Any], taints: list[dict[str, Any]]) -> str:
+    """Why ``toleration`` tolerates more than the ``taints`` it needs to ("" when it does not)."""
+    operator = toleration.get("operator") or "Equal"
+    if operator == "Exists" and any(t.get("value") for t in taints):
+        return (f"operator Exists tolerates {toleration.get('key')}=<any value>, on other pools' taints too. "
+                "Name the value with operator Equal.")
+    if not toleration.get("effect"):
+        return ("an empty effect tolerates every effect of that taint, NoExecute (which evicts running pods) "
+                "included. Name the effect the nodes' taint has.")
+    return ""
 
 
 _ENTRY = re.compile(r"(\d+) ([^,]+?)(?=, \d+ |$)")
@@ -217,7 +364,7 @@ def _reason_counts(message: str) -> dict[str, int]:
 
 
 def check_reason_count(answer: Any, cluster: Cluster, pod: str, reason: str = "Insufficient memory",
-                       namespace: str = "default") -> bool:
+                       namespace: str = "default") -> Verdict:
     """Exercise 02-3: read a FailedScheduling message: how many nodes failed for ``reason``?
 
     Parameters
@@ -236,19 +383,18 @@ def check_reason_count(answer: Any, cluster: Cluster, pod: str, reason: str = "I
     message = events[-1]["message"]
     counts = _reason_counts(message)
     if answer is ...:
-        return _hint("no answer yet. Print the event's message and read the part before the first period: "
-                     "each entry is a count of nodes followed by a reason.")
+        return _start("print the event's message and read the part before the first period: each entry is a "
+                      "count of nodes followed by a reason.")
     if isinstance(answer, bool) or not isinstance(answer, int):
-        if isinstance(answer, str) and answer.strip().isdigit():
+        if isinstance(answer, str) and re.fullmatch(r"[0-9]+", answer.strip()):
             answer = int(answer.strip())
         else:
-            return _hint(f"expected a whole number of nodes (an int), got a {type(answer).__name__}.")
+            return _hint(f"expected a whole number of nodes (an int), got {_type_name(answer)}.")
     right = counts.get(reason, 0)
     total = int(message.split("/", 1)[1].split(" ", 1)[0]) if "/" in message else 0
     if answer == right:
-        print(f"Correct: {right} nodes failed for {reason}. A node short of both cpu and memory counts once "
-              "under each reason, so the counts can add up to more than the number of nodes.")
-        return True
+        return _correct(f"{right} nodes failed for {reason}. A node short of both cpu and memory counts once "
+                        "under each reason, so the counts can add up to more than the number of nodes.")
     other = [r for r, c in counts.items() if c == answer and r != reason]
     if other:
         return _hint(f"that is the count for {other[0]!r}. Find the entry whose reason is {reason!r}; the "
@@ -260,6 +406,19 @@ def check_reason_count(answer: Any, cluster: Cluster, pod: str, reason: str = "I
                  "'no new claims to deallocate'; the second half counts preemption verdicts.")
 
 
-def _hint(text: str) -> bool:
-    print(f"Not yet: {text}")
-    return False
+def _say(correct: bool, text: str) -> Verdict:
+    print(text)
+    return Verdict(correct, text)
+
+
+def _correct(text: str) -> Verdict:
+    return _say(True, f"Correct: {text}")
+
+
+def _hint(text: str) -> Verdict:
+    return _say(False, f"Not yet: {text}")
+
+
+def _start(text: str) -> Verdict:
+    """For the unanswered stub: where to start, without the redundant "no answer yet"."""
+    return _say(False, f"Replace the ... above with your answer. Where to start: {text}")

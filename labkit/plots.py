@@ -284,9 +284,9 @@ class PackingSample:
         return self.cpu_allocatable_m - self.cpu_requested_m
 
     @property
-    def fragmentation(self) -> float:
-        """Share of the free cpu that is fragmented (0 when no cpu is free)."""
-        return self.fragmented_cpu_m / self.free_cpu_m if self.free_cpu_m > 0 else 0.0
+    def fragmentation_pct(self) -> float:
+        """Percent of the free cpu that is fragmented (0 when no cpu is free)."""
+        return 100 * self.fragmented_cpu_m / self.free_cpu_m if self.free_cpu_m > 0 else 0.0
 
 
 def packing_sample(cluster: Cluster, ref_cpu: str = "2", ref_memory: str = "4Gi") -> PackingSample:
@@ -326,9 +326,9 @@ def samples_frame(runs: dict[str, list[PackingSample]]) -> pd.DataFrame:
 
     import pandas as pd
 
-    rows = [{"run": name, **dataclasses.asdict(s), "fragmentation": s.fragmentation}
+    rows = [{"run": name, **dataclasses.asdict(s), "fragmentation_pct": s.fragmentation_pct}
             for name, samples in runs.items() for s in samples]
-    columns = ["run", *(f.name for f in dataclasses.fields(PackingSample)), "fragmentation"]
+    columns = ["run", *(f.name for f in dataclasses.fields(PackingSample)), "fragmentation_pct"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -402,7 +402,7 @@ def fragmentation_figure(runs: dict[str, list[PackingSample]]) -> Figure:
     ref = next((s for samples in runs.values() for s in samples), None)
     what = "" if ref is None else (f" (reference pod: {ref.ref_cpu_m / 1000:g} vCPU, "
                                    f"{ref.ref_memory_bytes / 1024**3:g} GiB)")
-    fig = _series_figure(runs, lambda s: 100 * s.fragmentation, f"Fragmented free CPU{what}",
+    fig = _series_figure(runs, lambda s: s.fragmentation_pct, f"Fragmented free CPU{what}",
                          "free cpu where it no longer fits (%)")
     ax = fig.axes[0]
     ax.set_ylim(0, 105)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from support import chapter00_cluster
 
 import labkit
-from labkit.exercises import check_node_of_pod
+from labkit.exercises import check_node_of_pod, check_selected_count, check_service_selects
 
 
 @pytest.fixture(scope="module")
@@ -22,51 +22,52 @@ def node(cluster) -> str:
 
 
 def test_the_node_read_from_spec_node_name_is_correct(cluster, node, capsys):
-    assert check_node_of_pod(node, cluster) is True
+    assert check_node_of_pod(node, cluster)
     assert capsys.readouterr().out.startswith("Correct")
 
 
 def test_surrounding_whitespace_is_forgiven(cluster, node, capsys):
-    assert check_node_of_pod(f"  {node}\n", cluster) is True
+    assert check_node_of_pod(f"  {node}\n", cluster)
 
 
 def test_the_unanswered_stub_gets_a_hint_not_an_error(cluster, node, capsys):
-    assert check_node_of_pod(..., cluster) is False
+    assert not check_node_of_pod(..., cluster)
     out = capsys.readouterr().out
-    assert out.startswith("Not yet") and 'c.get("Pod", "my-nginx")' in out and node not in out
+    assert out.startswith("Replace the ... above") and 'c.get("Pod", "my-nginx")' in out and node not in out
+    assert "no answer yet" not in out
 
 
 def test_another_existing_node_is_wrong_and_the_hint_hides_the_answer(cluster, node, capsys):
     other = next(n["metadata"]["name"] for n in cluster.list("Node") if n["metadata"]["name"] != node)
-    assert check_node_of_pod(other, cluster) is False
+    assert not check_node_of_pod(other, cluster)
     out = capsys.readouterr().out
     assert "exists" in out and node not in out
 
 
 @pytest.mark.parametrize("field", ["hostIP", "podIP"])
 def test_an_ip_address_from_status_gets_a_hint_about_names(cluster, node, field, capsys):
-    assert check_node_of_pod(cluster.get("Pod", "my-nginx")["status"][field], cluster) is False
+    assert not check_node_of_pod(cluster.get("Pod", "my-nginx")["status"][field], cluster)
     out = capsys.readouterr().out
     assert "IP address" in out and node not in out
 
 
 def test_the_whole_pod_object_is_not_an_answer(cluster, node, capsys):
-    assert check_node_of_pod(cluster.get("Pod", "my-nginx"), cluster) is False
+    assert not check_node_of_pod(cluster.get("Pod", "my-nginx"), cluster)
     assert "whole object" in capsys.readouterr().out
 
 
 def test_a_non_string_gets_a_type_hint(cluster, capsys):
-    assert check_node_of_pod(3, cluster) is False
-    assert "got a int" in capsys.readouterr().out
+    assert not check_node_of_pod(3, cluster)
+    assert "got an int" in capsys.readouterr().out
 
 
 def test_before_the_cluster_runs_the_check_says_so(capsys):
-    assert check_node_of_pod("anything", chapter00_cluster(recorded=False, service=False, run=False)) is False
+    assert not check_node_of_pod("anything", chapter00_cluster(recorded=False, service=False, run=False))
     assert "not been scheduled yet" in capsys.readouterr().out
 
 
 def test_a_missing_pod_is_reported(cluster, capsys):
-    assert check_node_of_pod("x", cluster, pod="nope") is False
+    assert not check_node_of_pod("x", cluster, pod="nope")
     assert "no Pod default/nope" in capsys.readouterr().out
 
 
@@ -76,5 +77,48 @@ def test_no_wrong_answer_ever_reveals_the_right_one(cluster, node, capsys, answe
     capsys.readouterr()
     if isinstance(answer, str) and answer.strip() == node:
         return
-    assert check_node_of_pod(answer, cluster) is False
+    assert not check_node_of_pod(answer, cluster)
     assert node not in capsys.readouterr().out
+
+
+# -- the Service exercises of chapter 00 ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def with_service() -> labkit.Cluster:
+    return chapter00_cluster(recorded=False)
+
+
+def test_a_prediction_of_the_selected_pods_is_compared_and_then_told(with_service, capsys):
+    """A prediction is committed first, so the check tells the real count either way."""
+    assert check_selected_count(0, with_service)
+    assert capsys.readouterr().out.startswith("Correct: you predicted 0")
+    assert not check_selected_count(1, with_service)
+    out = capsys.readouterr().out
+    assert out.startswith("Not what happens: you predicted 1") and "matches 0 pod(s)" in out
+
+
+@pytest.mark.parametrize(("prediction", "expected"), [(..., "Replace the ... above"), ("1", "got a str"),
+                                                      (True, "got a bool")])
+def test_a_prediction_that_is_not_a_count_gets_a_pointer(with_service, prediction, expected, capsys):
+    assert not check_selected_count(prediction, with_service)
+    assert expected in capsys.readouterr().out
+
+
+def test_labels_that_carry_the_selector_and_the_track_are_selected(with_service, capsys):
+    labels = {"app": "my-nginx", "track": "canary"}
+    assert check_service_selects(labels, with_service, must_have={"track": "canary"})
+    assert "extra label(s) track" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("labels", "expected"), [
+    ({"track": "canary"}, "label key this pod does not have"),
+    ({"app": "My-Nginx", "track": "canary"}, "values must match exactly"),
+    ({"app": "my-nginx"}, "also asks for track=canary"),
+    ("app=my-nginx", "that is a string"),
+    ({"app": "my nginx", "track": "canary"}, "would refuse the value"),
+    ({"app": "my-nginx", "track": 1}, "quote numbers"),
+    ([], "got a list"),
+])
+def test_labels_the_service_would_not_select_get_a_hint(with_service, labels, expected, capsys):
+    assert not check_service_selects(labels, with_service, must_have={"track": "canary"})
+    out = capsys.readouterr().out
+    assert out.startswith("Not yet") and expected in out

@@ -68,9 +68,12 @@ def test_last_cell_is_markdown(path):
 
 
 @pytest.mark.parametrize("path", _params(ALL_PATHS))
-def test_notebook_metadata_is_trimmed(path):
+def test_notebook_metadata_is_trimmed_to_what_jupyterlab_writes_back(path):
+    """Kernel spec and the kernel's own language_info only: opening it changes nothing."""
     nb = _read(path)
-    assert nb.metadata == build.NOTEBOOK_METADATA
+    assert set(nb.metadata) == {"kernelspec", "language_info"}
+    assert nb.metadata.kernelspec == build.KERNELSPEC
+    assert {"name", "version", "mimetype", "file_extension"} <= set(nb.metadata.language_info)
     for cell in nb.cells:
         assert set(cell.metadata) <= set(build.KEPT_CELL_METADATA), f"untrimmed cell metadata in {path.name}"
 

@@ -120,7 +120,7 @@ def test_fragmented_cpu_is_free_cpu_where_the_reference_pod_no_longer_fits(hand_
     # a: 1 vCPU free (too little cpu); d: 3.5 vCPU free but 2 GiB memory (too little memory);
     # b (3 vCPU, 15 GiB free) and the empty c take a 2-vCPU/4-GiB pod.
     assert s.fragmented_cpu_m == 1000 + 3500
-    assert s.fragmentation == pytest.approx(4500 / 11500)
+    assert s.fragmentation_pct == pytest.approx(100 * 4500 / 11500)
     assert (s.ref_cpu_m, s.ref_memory_bytes) == (2000, 4 * GI)
 
 
@@ -130,13 +130,13 @@ def test_a_smaller_reference_pod_finds_less_fragmentation(hand_made):
 
 def test_a_full_cluster_has_no_free_cpu_and_zero_fragmentation():
     s = PackingSample(0.0, 1, 1, 1, 4000, 4000, 0, 2000, 4 * GI)
-    assert s.free_cpu_m == 0 and s.fragmentation == 0.0
+    assert s.free_cpu_m == 0 and s.fragmentation_pct == 0.0
 
 
 def test_samples_frame_has_one_row_per_sample_and_the_fragmentation(hand_made):
     frame = plots.samples_frame({"A": [packing_sample(hand_made)], "B": [packing_sample(hand_made)] * 2})
     assert list(frame["run"]) == ["A", "B", "B"]
-    assert frame.loc[0, "fragmentation"] == pytest.approx(packing_sample(hand_made).fragmentation)
+    assert frame.loc[0, "fragmentation_pct"] == pytest.approx(packing_sample(hand_made).fragmentation_pct)
     assert {"time_s", "nodes_in_use", "fragmented_cpu_m"} <= set(frame.columns)
 
 
@@ -191,7 +191,7 @@ def test_fragmentation_figure_states_its_reference_pod_and_plots_percent(runs):
     assert "2 vCPU, 4 GiB" in ax.get_title()
     assert ax.get_ylabel() == "free cpu where it no longer fits (%)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["LeastAllocated", "MostAllocated"]
-    assert list(ax.get_lines()[0].get_ydata()) == [100 * s.fragmentation for s in samples["LeastAllocated"]]
+    assert list(ax.get_lines()[0].get_ydata()) == [s.fragmentation_pct for s in samples["LeastAllocated"]]
 
 
 def test_comparison_figures_accept_no_runs():

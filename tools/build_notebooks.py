@@ -42,10 +42,8 @@ END = "# END SOLUTION"
 STUB_COMMENT = "  # your answer here"
 #: Cell metadata worth keeping: nbval/nbclient tags and JupyterLab's per-cell UI state.
 KEPT_CELL_METADATA = ("tags", "editable", "deletable", "jupyter")
-NOTEBOOK_METADATA = {
-    "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-    "language_info": {"name": "python"},
-}
+#: The venv's own ipykernel, the one kernel ``make lab`` offers.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 CELL_TIMEOUT_S = 600
 
 
@@ -133,8 +131,13 @@ def learner_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def trim(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop metadata that changes from run to run or machine to machine."""
-    nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
+    """Drop metadata that changes from run to run (timings, widget state).
+
+    ``language_info`` stays as the kernel reported it: JupyterLab writes exactly that back when
+    it opens the notebook, and a trimmed copy would mark every notebook modified on opening.
+    """
+    language_info = nb.metadata.get("language_info") or {"name": "python"}
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": language_info})
     nb.nbformat, nb.nbformat_minor = 4, 5
     for index, cell in enumerate(nb.cells):
         kept = {key: value for key, value in cell.metadata.items() if key in KEPT_CELL_METADATA}

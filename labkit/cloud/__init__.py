@@ -20,6 +20,7 @@ Node objects
 ``node_manifest``         one ``v1 Node`` as the API server returns it for an ACK worker
 ``pool_nodes``            the Nodes of one node pool, round-robin over its zones
 ``nodepool_id``           ACK-style node pool ID derived from a pool name
+``short_node_label``      ``general · h · 10.0.0.1``: pool, zone and IP of a node, for tables
 ========================  ===============================================================
 """
 
@@ -36,6 +37,7 @@ from labkit.cloud.ecs import (
     pool_nodes,
     region_of,
     reserved,
+    short_node_label,
     zones,
 )
 
@@ -50,5 +52,6 @@ __all__ = [
     "pool_nodes",
     "region_of",
     "reserved",
+    "short_node_label",
     "zones",
 ]

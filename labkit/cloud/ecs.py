@@ -45,6 +45,7 @@ __all__ = [
     "pool_nodes",
     "region_of",
     "reserved",
+    "short_node_label",
     "zones",
 ]
 
@@ -568,6 +569,26 @@ def node_manifest(
 def nodepool_id(pool_name: str) -> str:
     """ACK-style node pool ID (``np`` + 32 hex digits), derived from the pool name."""
     return "np" + _digest("nodepool/" + pool_name).hex()[:32]
+
+
+def short_node_label(node: Mapping[str, Any], pool_names: Mapping[str, str]) -> str:
+    """A node as a learner reads it: ``general · h · 10.0.0.1`` (pool, zone letter, private IP).
+
+    ACK names a node ``<region>.<private IP>`` and its pool only by ID
+    (``alibabacloud.com/nodepool-id``); ``pool_names`` maps those IDs back to the names given to
+    ``add_node_pool``. A part that cannot be read (a hand-written Node) is left out, and a node
+    with none of them is shown by its full name.
+    """
+    meta = node.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    name = meta.get("name", "")
+    region = labels.get("topology.kubernetes.io/region", "")
+    zone = labels.get("topology.kubernetes.io/zone", "")
+    pool = pool_names.get(labels.get("alibabacloud.com/nodepool-id", ""), "")
+    if region and zone.startswith(region + "-"):
+        zone = zone[len(region) + 1:]
+    ip = name[len(region) + 1:] if region and name.startswith(region + ".") else name
+    return " · ".join(part for part in (pool, zone, ip) if part)
 
 
 def pool_nodes(
