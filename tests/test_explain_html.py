@@ -1,4 +1,4 @@
-"""explain's HTML view is readable: short node labels, total first, no NaN, and two kinds of blank told apart."""
+"""explain's HTML view is readable: short node labels, total first, no NaN, two kinds of blank told apart."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_a_hand_written_node_is_shown_by_its_name():
 def test_the_html_has_no_nan_and_puts_total_next_to_the_node(cluster):
     html = cluster.explain("web-1")._repr_html_()
     assert "NaN" not in html and "nan" not in html
-    headers = re.findall(r"<th[^>]*>(.*?)</th>", html.replace("<tr>", ""))
+    headers = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html)
     assert headers[0] == "node" and headers[1] == "total" and headers[2] == "filter"
     assert "memory · h · 10.2.0.1" in html
 
@@ -86,6 +86,7 @@ def test_a_large_cluster_shows_the_best_rows_and_says_how_many_more():
 
 def test_an_unschedulable_pod_shows_its_failed_scheduling_message(cluster):
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "huge"},
-           "spec": {"containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "64"}}}]}}
+           "spec": {"containers": [{"name": "c", "image": "nginx",
+                                    "resources": {"requests": {"cpu": "64"}}}]}}
     html = cluster.explain(pod)._repr_html_()
     assert "unschedulable" in html and "0/7 nodes are available" in html
