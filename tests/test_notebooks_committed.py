@@ -155,3 +155,52 @@ def test_learner_copy_clears_outputs_and_keeps_markdown():
     assert learner.cells[1].source == "x = ...  # your answer here"
     assert learner.cells[1].outputs == [] and learner.cells[1].execution_count is None
     assert solution.cells[1].source.startswith("# BEGIN SOLUTION"), "the solution must not be modified"
+
+
+def _main_path_words(nb: nbformat.NotebookNode) -> int:
+    """Words of prose before the optional "Going further" part (whitespace-separated, as wc -w)."""
+    words = 0
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        if re.match(r"#+\s+Going further", cell.source):
+            break
+        words += len(cell.source.split())
+    return words
+
+
+@pytest.mark.parametrize("path", _params(SOLUTION_PATHS))
+def test_stated_reading_time_matches_the_prose_at_200_words_a_minute(path):
+    """CONVENTIONS.md: the first cell states the words of the main path and the minutes to read them."""
+    nb = _read(path)
+    m = re.search(r"([\d,]+) words to read \((\d+) minutes at\s+200\s+words\s+a\s+minute\)", nb.cells[0].source)
+    assert m, "the time line must say 'N words to read (M minutes at 200 words a minute)'"
+    stated_words, stated_minutes = int(m.group(1).replace(",", "")), int(m.group(2))
+    words = _main_path_words(nb)
+    assert abs(stated_words - words) <= 0.05 * words, f"the main path has {words} words, not {stated_words}"
+    assert stated_minutes == round(words / 200), f"{words} words take {round(words / 200)} minutes"
+    total = int(re.search(r"about (\d+) minutes", nb.cells[0].source).group(1))
+    assert total >= stated_minutes + 5, "the total must leave time for the cells and exercises"
+
+
+@pytest.mark.parametrize("path", _params(ALL_PATHS))
+def test_no_output_is_a_wall_of_nan(path):
+    """Decisions are shown as readable tables (explain's HTML view), not DataFrames full of NaN."""
+    for index, cell in enumerate(_read(path).cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + "".join(str(v) for v in output.get("data", {}).values())
+            assert text.count("NaN") <= 2, f"cell {index} of {path.name} shows {text.count('NaN')} NaN"
+
+
+@pytest.mark.parametrize("path", _params(SOLUTION_PATHS))
+def test_each_chapter_has_a_prediction_exercise(path):
+    """CONVENTIONS.md: at least one exercise asks for a prediction before anything is run."""
+    assert any(c.cell_type == "code" and re.search(r"^prediction = ", c.source, re.M) for c in _read(path).cells)
+
+
+@pytest.mark.parametrize("path", _params(SOLUTION_PATHS))
+def test_check_cells_echo_no_bare_true_or_false(path):
+    """A check cell prints one paragraph; its Verdict adds no ``True``/``False`` output of its own."""
+    for cell in _read(path).cells:
+        if cell.cell_type == "code" and "labkit.exercises.check_" in cell.source:
+            assert all(o["output_type"] == "stream" for o in cell.outputs), cell.source
