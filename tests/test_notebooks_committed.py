@@ -173,7 +173,8 @@ def _main_path_words(nb: nbformat.NotebookNode) -> int:
 def test_stated_reading_time_matches_the_prose_at_200_words_a_minute(path):
     """CONVENTIONS.md: the first cell states the words of the main path and the minutes to read them."""
     nb = _read(path)
-    m = re.search(r"([\d,]+) words to read \((\d+) minutes at\s+200\s+words\s+a\s+minute\)", nb.cells[0].source)
+    m = re.search(r"([\d,]+) words to read \((\d+) minutes at\s+200\s+words\s+a\s+minute\)",
+                  nb.cells[0].source)
     assert m, "the time line must say 'N words to read (M minutes at 200 words a minute)'"
     stated_words, stated_minutes = int(m.group(1).replace(",", "")), int(m.group(2))
     words = _main_path_words(nb)
@@ -195,7 +196,8 @@ def test_no_output_is_a_wall_of_nan(path):
 @pytest.mark.parametrize("path", _params(SOLUTION_PATHS))
 def test_each_chapter_has_a_prediction_exercise(path):
     """CONVENTIONS.md: at least one exercise asks for a prediction before anything is run."""
-    assert any(c.cell_type == "code" and re.search(r"^prediction = ", c.source, re.M) for c in _read(path).cells)
+    cells = _read(path).cells
+    assert any(c.cell_type == "code" and re.search(r"^prediction = ", c.source, re.M) for c in cells)
 
 
 @pytest.mark.parametrize("path", _params(SOLUTION_PATHS))
