@@ -8,52 +8,19 @@ only moves in :meth:`Cluster.run`, so every result is reproducible from the seed
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
-from labkit.api.defaults import apply_defaults
 from labkit.api.events import EventRecorder
-from labkit.api.kinds import lookup
-from labkit.api.selectors import parse_selector
-from labkit.api.store import APIStore, WatchEvent, clone, timestamp
+from labkit.api.server import APIServer
+from labkit.api.store import APIStore, WatchEvent, clone
 from labkit.errors import ManifestError
-from labkit.manifests import check_document, load_documents
+from labkit.manifests import load_documents
 from labkit.version import KUBERNETES_PATCH_VERSION
 
 __all__ = ["Cluster"]
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 DEFAULT_ZONES = ("cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j")
-
-
-class _Pending:
-    """Admission's view during one apply call: the store overlaid with the call's earlier documents."""
-
-    def __init__(self, store: APIStore) -> None:
-        self.store = store
-        # kind -> key -> object: admission asks for one kind at a time (a pod's PriorityClass), and
-        # a call may carry thousands of pods, so the overlay is indexed by kind.
-        self.new: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
-
-    def add(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        key = APIStore.key(obj["kind"], meta["name"], meta.get("namespace"))
-        self.new.setdefault(key[0], {})[key] = obj
-
-    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        key = APIStore.key(kind, name, namespace)
-        hit = self.new.get(key[0], {}).get(key)
-        return hit if hit is not None else self.store.get(kind, name, namespace)
-
-    def items(self, kind: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        k = lookup(kind).kind
-        new = self.new.get(k, {})
-        for key, obj in new.items():
-            if namespace is None or key[1] == namespace:
-                yield obj
-        for obj in self.store.items(k, namespace):
-            if APIStore.key(k, obj["metadata"]["name"], obj["metadata"].get("namespace")) not in new:
-                yield obj
 
 
 class Cluster:
@@ -75,27 +42,27 @@ class Cluster:
     """
 
     def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
-        import simpy
-
         from labkit.node.kubelet import Kubelets
         from labkit.scheduler.profile import default_profile, profile_from_config
         from labkit.scheduler.scheduler import Scheduler
+        from labkit.sim import LabEnvironment
 
         self.seed = seed
-        self.env = simpy.Environment()
+        self.env = LabEnvironment()
         clock = self._clock
         self.store = APIStore(clock, random.Random(f"labkit/{seed}/uid"))
-        self.recorder = EventRecorder(self.store, clock)
+        self.api = APIServer(self.store, clock, random.Random(f"labkit/{seed}/names"))
+        self.recorder = EventRecorder(self.api, clock)
         profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
-        self.scheduler = Scheduler(self.env, self.store, self.recorder, profile, cluster=self)
-        self.kubelets = Kubelets(self.env, self.store, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
-                                 cluster=self) if kubelets else None
+        self.scheduler = Scheduler(self.env, self.api, self.recorder, profile)
+        self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")
+                                 ) if kubelets else None
         self._pools: dict[str, int] = {}
         self._timeline: dict[str, dict[str, float]] = {}
-        self.store.watch("Pod", self._track_pod)
+        self.api.watch("Pod", self._track_pod)
         for ns in SYSTEM_NAMESPACES:
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-            self.store.create(apply_defaults(namespace, _Pending(self.store)))
+            self.api.create(namespace)
 
     def _clock(self) -> float:
         return self.env.now
@@ -110,7 +77,7 @@ class Cluster:
         """Advance simulated time to ``until`` seconds (absolute, as in SimPy), or until nothing is
         left to happen (``None``). Returns the new :attr:`now`."""
         if until is None:
-            self.env.run()
+            self.env.settle()
         elif until > self.env.now:
             self.env.run(until=until)
         return self.now
@@ -126,151 +93,33 @@ class Cluster:
         return self._apply(load_documents(source))
 
     def _apply(self, docs: list[dict[str, Any]], schema_sample: bool = False) -> list[dict[str, Any]]:
-        """``apply`` on loaded documents; ``schema_sample``: only the first gets the schema pass."""
-        pending = _Pending(self.store)
-        prepared: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-        for i, doc in enumerate(docs):
-            label = _doc_label(doc, i, len(docs))
-            try:
-                check_document(doc, schema=not schema_sample or i == 0)
-                _check_unique(doc, pending)
-                obj = apply_defaults(doc, pending)
-                old = self._check_update(obj, pending)
-                self._check_namespace(obj, pending)
-            except ManifestError as e:
-                if e.document is None and (len(docs) > 1 or label):
-                    raise ManifestError(e.path, e.value, e.reason, document=label) from None
-                raise
-            pending.add(obj)
-            prepared.append((obj, old))
-        return [clone(self._commit(obj, old)) for obj, old in prepared]
-
-    def _check_namespace(self, obj: dict[str, Any], pending: _Pending) -> None:
-        ns = obj["metadata"].get("namespace")
-        if ns and pending.get("Namespace", ns) is None:
-            raise ManifestError("metadata.namespace", ns,
-                                f'namespaces "{ns}" not found (create the Namespace first)')
-
-    def _check_update(self, obj: dict[str, Any], pending: _Pending) -> dict[str, Any] | None:
-        meta = obj["metadata"]
-        old = self.store.get(obj["kind"], meta["name"], meta.get("namespace"))
-        if old is None or obj["kind"] != "Pod":
-            return old
-        # pkg/apis/core/validation/validation.go: ValidatePodUpdate -- a live pod's spec is immutable
-        # except for the fields listed in the message; compare with those fields taken from the old spec.
-        a, b = old["spec"], clone(obj["spec"])
-        if b.get("nodeName") is None and a.get("nodeName"):
-            b["nodeName"] = a["nodeName"]  # bound by the scheduler, not by the manifest
-        for section in ("containers", "initContainers"):
-            for ca, cb in zip(a.get(section) or [], b.get(section) or []):
-                cb["image"] = ca["image"]
-        if "activeDeadlineSeconds" in b and (a.get("activeDeadlineSeconds") is None
-                                             or 0 < b["activeDeadlineSeconds"] <= a["activeDeadlineSeconds"]):
-            b["activeDeadlineSeconds"] = a.get("activeDeadlineSeconds")  # may be set, or shortened
-            if b["activeDeadlineSeconds"] is None:
-                del b["activeDeadlineSeconds"]
-        old_tols = a.get("tolerations") or []
-        if all(t in (b.get("tolerations") or []) for t in old_tols):
-            b["tolerations"] = old_tols  # only additions to existing tolerations
-        if a.get("terminationGracePeriodSeconds", 0) < 0 and b.get("terminationGracePeriodSeconds") == 1:
-            b["terminationGracePeriodSeconds"] = a["terminationGracePeriodSeconds"]
-        if a != b:
-            where = _first_difference(a, b, "spec")
-            raise ManifestError(
-                "spec", where,
-                "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
-                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
-                "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set "
-                f"to 1 if it was previously negative); this apply changes {where} -- delete the pod and "
-                "create it again to change that (or let a Deployment replace its pods)")
-        return old
-
-    def _commit(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-        if old is None:
-            return self.store.create(obj)
-        if obj["kind"] == "Node":
-            # A Node manifest carries its status (capacity, allocatable, images): take it whole.
-            new = obj
-            for field in ("uid", "resourceVersion", "creationTimestamp"):
-                new["metadata"][field] = old["metadata"][field]
-        else:
-            new = clone(old)
-            for field in ("spec", "data", "value", "handler", "overhead", "scheduling", "globalDefault",
-                          "preemptionPolicy", "description"):
-                if field in obj:
-                    new[field] = obj[field]
-            if obj["kind"] == "Pod" and old["spec"].get("nodeName"):
-                new["spec"]["nodeName"] = old["spec"]["nodeName"]
-        for key in ("labels", "annotations"):
-            if key in obj["metadata"]:
-                new["metadata"][key] = obj["metadata"][key]
-            else:
-                new["metadata"].pop(key, None)
-        if new == old:
-            return old  # kubectl apply: "unchanged" (no write, same resourceVersion)
-        return self.store.replace(new)
+        return self.api.apply(docs, schema_sample=schema_sample)
 
     # -- kubectl get / delete ------------------------------------------------------------------
     def get(self, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any]:
         """The object as the API server returns it (a copy); ``KeyError`` when it does not exist."""
-        k = lookup(kind)
-        obj = self.store.get(k.kind, name, namespace if k.namespaced else None)
-        if obj is None:
-            raise KeyError(f'{k.plural} "{name}" not found')
-        return clone(obj)
+        return self.api.get(kind, name, namespace)
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None
              ) -> list[dict[str, Any]]:
         """Objects of ``kind`` (all namespaces when ``namespace`` is None), filtered like ``kubectl -l``."""
-        sel = parse_selector(label_selector) if label_selector else None
-        out = []
-        for obj in self.store.items(kind, namespace):
-            if sel is None or sel.matches(obj["metadata"].get("labels") or {}):
-                out.append(clone(obj))
-        return out
+        return self.api.list(kind, namespace, label_selector)
 
-    def delete(self, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any]:
-        """Delete an object. A running pod terminates gracefully: it carries a ``deletionTimestamp``
-        until its kubelet has stopped the containers (run the cluster to see it go)."""
-        k = lookup(kind)
-        ns = namespace if k.namespaced else None
-        if self.store.get(k.kind, name, ns) is None:
-            raise KeyError(f'{k.plural} "{name}" not found')
-        if k.kind == "Pod":
-            return clone(self._delete_pod(ns or "default", name))
-        return clone(self.store.delete(k.kind, name, ns))
+    def delete(self, kind: str, name: str, namespace: str | None = "default", *,
+               propagation_policy: str | None = None, grace_period_seconds: int | None = None
+               ) -> dict[str, Any]:
+        """``kubectl delete``: a running pod terminates gracefully (it carries a ``deletionTimestamp``
+        until its kubelet has stopped the containers: run the cluster to see it go); a Deployment or
+        ReplicaSet takes its dependents with it (``propagation_policy`` Background, the default,
+        Foreground or Orphan). ``grace_period_seconds=0`` removes a pod at once."""
+        return clone(self.api.delete(kind, name, namespace, propagation_policy=propagation_policy,
+                                     grace_period_seconds=grace_period_seconds))
 
-    def _delete_pod(self, namespace: str, name: str, reason: str = "") -> dict[str, Any]:
-        pod = self.store.get("Pod", name, namespace)
-        assert pod is not None
-        if pod["metadata"].get("deletionTimestamp"):
-            return pod  # already terminating
-        if not pod["spec"].get("nodeName"):
-            return self.store.delete("Pod", name, namespace)  # no kubelet to stop it: gone at once
-        grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
-
-        def mark(p: dict[str, Any]) -> None:
-            p["metadata"]["deletionTimestamp"] = timestamp(self.env.now + grace)
-            p["metadata"]["deletionGracePeriodSeconds"] = grace
-            if reason:
-                st = p.setdefault("status", {})
-                st.setdefault("conditions", []).append(
-                    {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
-                     "lastTransitionTime": timestamp(self.env.now), "reason": "PreemptionByScheduler",
-                     "message": "default-scheduler: preempting to accommodate a higher priority pod"})
-
-        marked = self.store.update("Pod", name, namespace, mark)
-        self.env.process(self._finish_delete(marked))
-        return marked
-
-    def _finish_delete(self, pod: dict[str, Any]):
-        if self.kubelets is not None:
-            yield from self.kubelets.stop_pod(pod)
-        else:
-            yield self.env.timeout(0)
-        cur = self.store.get("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
-        if cur is not None and cur["metadata"]["uid"] == pod["metadata"]["uid"]:
-            self.store.delete("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
+    def patch(self, kind: str, name: str, patch: dict[str, Any], namespace: str | None = "default",
+              subresource: str | None = None) -> dict[str, Any]:
+        """``kubectl patch``: a strategic merge patch (lists of named items merge by name);
+        ``subresource="status"`` writes status, as a kubelet or a controller does."""
+        return self.api.patch(kind, name, namespace, patch, subresource=subresource)
 
     # -- observing --------------------------------------------------------------------------
     def events(self, namespace: str | None = None, involved: str | None = None) -> list[dict[str, Any]]:
@@ -279,7 +128,7 @@ class Cluster:
         ``involved`` filters by object name (``"my-nginx"``) or ``"Kind/name"``.
         """
         out = []
-        for ev in self.store.items("Event", namespace):
+        for ev in self.api.items("Event", namespace):
             io = ev["involvedObject"]
             if involved and involved not in (io["name"], f'{io["kind"]}/{io["name"]}'):
                 continue
@@ -310,7 +159,7 @@ class Cluster:
         from labkit.scheduler.podinfo import pod_requests
 
         rows = []
-        for pod in self.store.items("Pod", namespace):
+        for pod in self.api.items("Pod", namespace):
             st = pod.get("status") or {}
             req = pod_requests(pod["spec"])
             marks = self._timeline.get(pod["metadata"]["uid"], {})
@@ -366,7 +215,7 @@ class Cluster:
         s = self.scheduler
         weights = [(p.name, s.profile.weights[p.name]) for p in s.profile.score_plugins]
         if isinstance(pod, str) and "\n" not in pod and not pod.endswith((".yaml", ".yml")):
-            obj = self.store.get("Pod", pod, namespace)
+            obj = self.api.peek("Pod", pod, namespace)
             if obj is None:
                 raise KeyError(f'pods "{pod}" not found')
             uid = obj["metadata"]["uid"]
@@ -386,8 +235,7 @@ class Cluster:
         if len(docs) != 1 or docs[0].get("kind") != "Pod":
             raise ManifestError("kind", docs[0].get("kind"), "explain takes one Pod manifest")
         doc = docs[0]
-        check_document(doc)
-        obj = apply_defaults(doc, _Pending(self.store))
+        obj = self.api.admit(doc)
         obj["metadata"].setdefault("uid", "what-if")
         return self._what_if(obj, weights, all_nodes=all_nodes)
 
@@ -410,7 +258,7 @@ class Cluster:
         if row is not None:
             s.table.remove_pod(row, bound[1])
         try:
-            ctx = CycleContext(pod=info, table=s.table, cluster=self)
+            ctx = CycleContext(pod=info, table=s.table, api=self.api, now=self.env.now)
             result = s.algorithm.schedule(ctx, all_nodes=all_nodes, dry_run=True)
             message = ""
             if not len(result.feasible):
@@ -427,7 +275,7 @@ class Cluster:
         from labkit.cloud.ecs import nodepool_id, short_node_label
 
         pools = {nodepool_id(name): name for name in self._pools}
-        return {n["metadata"]["name"]: short_node_label(n, pools) for n in self.store.items("Node")}
+        return {n["metadata"]["name"]: short_node_label(n, pools) for n in self.api.items("Node")}
 
     # -- notebook display ---------------------------------------------------------------------
     def _repr_html_(self) -> str:
@@ -436,37 +284,6 @@ class Cluster:
         return cluster_html(self)
 
     def __repr__(self) -> str:
-        nodes = sum(1 for _ in self.store.items("Node"))
-        pods = sum(1 for _ in self.store.items("Pod"))
+        nodes = sum(1 for _ in self.api.items("Node"))
+        pods = sum(1 for _ in self.api.items("Pod"))
         return f"<labkit.Cluster seed={self.seed} t={self.now:.3f}s nodes={nodes} pods={pods}>"
-
-
-def _doc_label(doc: dict[str, Any], i: int, total: int) -> str | None:
-    kind = doc.get("kind")
-    name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
-    if isinstance(kind, str) and isinstance(name, str):
-        return f"{kind}/{name}"
-    return f"document {i + 1}" if total > 1 else None
-
-
-def _check_unique(doc: dict[str, Any], pending: _Pending) -> None:
-    """One object once per call: a second copy would make the call's outcome depend on order."""
-    meta = doc["metadata"]
-    key = APIStore.key(doc["kind"], meta["name"], meta.get("namespace"))
-    if key in pending.new.get(key[0], {}):
-        raise ManifestError("metadata.name", meta["name"],
-                            f'Duplicate value: {doc["kind"]} "{meta["name"]}" appears twice in this apply; '
-                            "keep one copy (or apply the two versions one after the other)")
-
-
-def _first_difference(a: Any, b: Any, path: str) -> str:
-    """Field path of the first place where ``a`` and ``b`` differ (for an error message)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if a.get(k) != b.get(k):
-                return _first_difference(a.get(k), b.get(k), f"{path}.{k}")
-    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            if x != y:
-                return _first_difference(x, y, f"{path}[{i}]")
-    return path

@@ -1,6 +1,6 @@
 """Events, as ``client-go/tools/record`` writes them.
 
-Each call creates a ``v1 Event`` in the store; a repeat of the same (object, reason, message,
+Each call creates a ``v1 Event`` through the API server; a repeat of the same (object, reason, message,
 source) bumps ``count`` and ``lastTimestamp`` of the existing one, as the recorder's
 ``EventCorrelator`` does, so a pod that fails to schedule ten times shows ``(x10)``.
 """
@@ -8,9 +8,12 @@ source) bumps ``count`` and ``lastTimestamp`` of the existing one, as the record
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labkit.api.store import APIStore, timestamp
+from labkit.api.store import timestamp
+
+if TYPE_CHECKING:
+    from labkit.api.server import APIServer
 
 __all__ = ["EventRecorder"]
 
@@ -18,8 +21,8 @@ __all__ = ["EventRecorder"]
 class EventRecorder:
     """Record Events about objects into the store."""
 
-    def __init__(self, store: APIStore, clock: Callable[[], float]) -> None:
-        self._store = store
+    def __init__(self, api: APIServer, clock: Callable[[], float]) -> None:
+        self._api = api
         self._clock = clock
         self._seen: dict[tuple[str, ...], str] = {}
         self._serial = 0
@@ -50,13 +53,13 @@ class EventRecorder:
                          "component": component, "host": host or ""})
         existing = self._seen.get(key)
         if existing is not None:
-            ev = self._store.get("Event", existing, namespace)
+            ev = self._api.peek("Event", existing, namespace)
             if ev is not None:
                 def bump(e: dict[str, Any]) -> None:
                     e["count"] += 1
                     e["lastTimestamp"] = timestamp(now)
                     e["time"] = now
-                return self._store.update("Event", existing, namespace, bump)
+                return self._api.mutate("Event", existing, namespace, bump)
         self._serial += 1
         # client-go names events "<object name>.<unix nanoseconds in hex>"; the serial keeps them unique.
         nanos = int(round(now * 1e9)) + self._serial
@@ -78,6 +81,6 @@ class EventRecorder:
             "time": now,
             "firstTime": now,
         }
-        self._store.create(ev)
+        self._api.create_event(ev)
         self._seen[key] = name
         return ev

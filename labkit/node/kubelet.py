@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import simpy
 
     from labkit.api.events import EventRecorder
-    from labkit.api.store import APIStore
+    from labkit.api.server import APIServer
 
 __all__ = ["Kubelets", "go_duration", "SYNC_SECONDS", "SANDBOX_SECONDS"]
 
@@ -57,20 +57,20 @@ def go_duration(seconds: float) -> str:
 class Kubelets:
     """One kubelet per node behind a single pod watch (dispatch by ``spec.nodeName``)."""
 
-    def __init__(self, env: simpy.Environment, store: APIStore, recorder: EventRecorder, rng: random.Random,
-                 cluster: Any = None) -> None:
+    def __init__(self, env: simpy.Environment, api: APIServer, recorder: EventRecorder, rng: random.Random
+                 ) -> None:
         self.env = env
-        self.store = store
+        self.api = api
         self.recorder = recorder
         self.rng = rng
-        self.cluster = cluster
         self.images: dict[str, dict[str, int]] = {}  # node -> image cache (normalized name -> bytes)
         self._running: set[str] = set()  # pod uids with a worker
+        self._stopping: set[str] = set()  # pod uids whose containers are being stopped
         self._pod_cidr: dict[str, int] = {}
         self._next_ip: dict[str, int] = {}
         self._pullers: dict[str, simpy.Resource] = {}
-        store.watch("Pod", self._on_pod)
-        store.watch("Node", self._on_node)
+        api.watch("Pod", self._on_pod)
+        api.watch("Node", self._on_node)
 
     def _on_node(self, ev: WatchEvent) -> None:
         name = ev.object["metadata"]["name"]
@@ -89,7 +89,14 @@ class Kubelets:
         pod = ev.object
         node = (pod.get("spec") or {}).get("nodeName")
         uid = pod["metadata"]["uid"]
-        if ev.type == "DELETED" or not node or node not in self.images or uid in self._running:
+        if ev.type == "DELETED" or not node or node not in self.images:
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            if uid not in self._stopping:
+                self._stopping.add(uid)
+                self.env.process(self._terminate(pod))
+            return
+        if uid in self._running:
             return
         if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Pending":
             return
@@ -108,7 +115,7 @@ class Kubelets:
         return round(base * (0.8 + 0.4 * self.rng.random()), 4)
 
     def _current(self, ns: str, name: str, uid: str) -> dict[str, Any] | None:
-        pod = self.store.get("Pod", name, ns)
+        pod = self.api.peek("Pod", name, ns)
         if pod is None or pod["metadata"]["uid"] != uid or pod["metadata"].get("deletionTimestamp"):
             return None
         return pod
@@ -132,7 +139,7 @@ class Kubelets:
         return f"172.20.{self._pod_cidr[node]}.{n}"
 
     def _node_ip(self, node: str) -> str:
-        obj = self.store.get("Node", node)
+        obj = self.api.peek("Node", node)
         for addr in ((obj or {}).get("status") or {}).get("addresses") or []:
             if addr.get("type") == "InternalIP":
                 return addr["address"]
@@ -142,7 +149,7 @@ class Kubelets:
         if self._current(ns, name, uid) is None:
             return None
         # The kubelet's status manager writes the status subresource (PUT .../pods/<name>/status).
-        return self.store.update_status("Pod", name, ns, mutate)
+        return self.api.mutate_status("Pod", name, ns, mutate)
 
     # -- SyncPod -----------------------------------------------------------------------------
     def _pod_worker(self, ns: str, name: str, uid: str, node: str):
@@ -309,15 +316,27 @@ class Kubelets:
         def mutate(n: dict[str, Any]) -> None:
             imgs = n.setdefault("status", {}).setdefault("images", [])
             imgs.append({"names": [key], "sizeBytes": size})
-        if self.store.get("Node", node) is not None:
-            self.store.update("Node", node, None, mutate)
+        if self.api.peek("Node", node) is not None:
+            self.api.mutate("Node", node, None, mutate)
 
-    def stop_pod(self, pod: dict[str, Any]):
-        """Graceful stop of a deleted pod's containers (``killPod``): a Killing event per container."""
-        node = pod["spec"].get("nodeName")
-        for c in pod["spec"]["containers"]:
-            self._event(pod, "Killing", f"Stopping container {c['name']}", node, c["name"])
-        yield self.env.timeout(self._jitter(STOP_SECONDS))
+    def _terminate(self, pod: dict[str, Any]):
+        """A deleted pod on this node: stop its containers (``killPod``), then remove the object.
+
+        The API server set ``deletionTimestamp``; the kubelet stops every container (a Killing
+        event each) and, once they are gone, deletes the pod with grace period 0
+        (``status_manager.go: canBeDeleted``), which removes it from the API.
+        """
+        meta = pod["metadata"]
+        node = pod["spec"]["nodeName"]
+        try:
+            for c in pod["spec"]["containers"]:
+                self._event(pod, "Killing", f"Stopping container {c['name']}", node, c["name"])
+            yield self.env.timeout(self._jitter(STOP_SECONDS))
+            current = self.api.peek("Pod", meta["name"], meta["namespace"])
+            if current is not None and current["metadata"]["uid"] == meta["uid"]:
+                self.api.delete("Pod", meta["name"], meta["namespace"], grace_period_seconds=0)
+        finally:
+            self._stopping.discard(meta["uid"])
 
 
 def _set(st: dict[str, Any], type_: str, status: str, now: str) -> dict[str, Any]:

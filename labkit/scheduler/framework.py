@@ -9,6 +9,7 @@ per-node rules (first rejecting plugin wins, round-robin search, weights) exactl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -70,7 +71,8 @@ class CycleContext:
 
     pod: PodInfo
     table: NodeTable
-    cluster: Any = None  # read access to Services/ReplicaSets/PVCs... for plugins that need it
+    api: Any = None  # the API server (read access to Services/ReplicaSets/PVCs... for plugins that need it)
+    now: float = math.inf  # simulated seconds, for plugins that compare times (preemption)
     state: dict[str, Any] = field(default_factory=dict)
 
 

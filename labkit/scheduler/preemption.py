@@ -11,7 +11,6 @@ modelled, and nominated pods are not added back when other pods are filtered.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -60,7 +59,7 @@ def _view_without(table: NodeTable, i: int, pods: list[PodInfo]) -> NodeTable:
 
 def _filter_on(algorithm: ScheduleAlgorithm, ctx: CycleContext, table: NodeTable, i: int) -> list[str]:
     """Reasons of the first filter that rejects node row ``i`` of ``table`` ([] when the pod fits)."""
-    sub = CycleContext(pod=ctx.pod, table=table, cluster=ctx.cluster, state={})
+    sub = CycleContext(pod=ctx.pod, table=table, api=ctx.api, now=ctx.now, state={})
     first, results = algorithm.filter_all(sub, set())
     k = int(first[i])
     return [] if k < 0 else [r.reason for r in results[k][1] if r.mask[i]]
@@ -80,13 +79,13 @@ def _start_time(p: PodInfo, ctx: CycleContext) -> float:
     """``util.GetPodStartTime`` in simulated seconds: ``status.startTime``, or now for a pod that has
     not started yet (assumed or just bound). Read from the live object: the kubelet sets it after bind."""
     obj = p.obj
-    store = getattr(ctx.cluster, "store", None)
+    store = ctx.api
     if store is not None:
-        obj = store.get("Pod", p.name, p.namespace) or obj
+        obj = store.peek("Pod", p.name, p.namespace) or obj
     started = (obj.get("status") or {}).get("startTime")
     if started:
         return (datetime.fromisoformat(started.replace("Z", "+00:00")) - EPOCH).total_seconds()
-    return float(getattr(ctx.cluster, "now", math.inf))
+    return ctx.now
 
 
 def preempt(algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult,

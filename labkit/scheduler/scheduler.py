@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import simpy
 
     from labkit.api.events import EventRecorder
-    from labkit.api.store import APIStore
+    from labkit.api.server import APIServer
 
 __all__ = ["Scheduler", "failed_scheduling_message", "CYCLE_SECONDS", "DRA_POSTFILTER", "NO_NODES_AVAILABLE"]
 
@@ -60,13 +60,12 @@ def failed_scheduling_message(result: CycleResult, post_filter: list[str]) -> st
 class Scheduler:
     """The default scheduler of one simulated cluster."""
 
-    def __init__(self, env: simpy.Environment, store: APIStore, recorder: EventRecorder, profile: Profile,
-                 cluster: Any = None) -> None:
+    def __init__(self, env: simpy.Environment, api: APIServer, recorder: EventRecorder,
+                 profile: Profile) -> None:
         self.env = env
-        self.store = store
+        self.api = api
         self.recorder = recorder
         self.profile = profile
-        self.cluster = cluster
         self.table = NodeTable()
         self.algorithm = ScheduleAlgorithm(profile)
         self.queue = SchedulingQueue(env)
@@ -74,10 +73,10 @@ class Scheduler:
         self.attempts = 0
         self._assumed: dict[str, int] = {}  # pod uid -> node row, between Reserve and Bind
         self._bound: dict[str, tuple[str, PodInfo]] = {}  # pod uid -> (node name, info)
-        store.watch("Node", self._on_node)
-        store.watch("Pod", self._on_pod)
+        api.watch("Node", self._on_node)
+        api.watch("Pod", self._on_pod)
         for kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass"):
-            store.watch(kind, self._on_storage)
+            api.watch(kind, self._on_storage)
         env.process(self._run())
 
     # -- informers -----------------------------------------------------------------------
@@ -164,7 +163,7 @@ class Scheduler:
             if entry is None:
                 yield self.queue.wait()
                 continue
-            pod = self.store.get("Pod", entry.info.name, entry.info.namespace)
+            pod = self.api.peek("Pod", entry.info.name, entry.info.namespace)
             stale = pod is None or pod["metadata"]["uid"] != entry.info.uid
             if stale or (pod.get("spec") or {}).get("nodeName"):
                 self.queue.remove(entry.info.uid)
@@ -173,7 +172,7 @@ class Scheduler:
 
     def _schedule_one(self, entry):
         info = entry.info
-        ctx = CycleContext(pod=info, table=self.table, cluster=self.cluster)
+        ctx = CycleContext(pod=info, table=self.table, api=self.api, now=self.env.now)
         self.attempts += 1
         result = self.algorithm.schedule(ctx)
         self.records[info.uid] = result
@@ -190,7 +189,7 @@ class Scheduler:
             return
         # handleSchedulingFailure. PostFilter runs only for a FitError (not for an empty snapshot);
         # RunPostFilterPlugins stops at the first success, whose message is empty.
-        pod = self.store.get("Pod", info.name, info.namespace)
+        pod = self.api.peek("Pod", info.name, info.namespace)
         current = ((pod or {}).get("status") or {}).get("nominatedNodeName")
         outcome, post = self.post_filter(ctx, result, nominated_node=current)
         nominated = None
@@ -230,16 +229,27 @@ class Scheduler:
         return outcome, [*messages, outcome.message]
 
     def _evict(self, victim: PodInfo, preemptor: PodInfo, node: str) -> None:
-        pod = self.store.get("Pod", victim.name, victim.namespace)
+        pod = self.api.peek("Pod", victim.name, victim.namespace)
         if pod is None:
             return
         self.recorder.emit(pod, "Normal", "Preempted",
                            f"Preempted by pod {preemptor.uid} on node {node}", "default-scheduler")
-        if self.cluster is not None:
-            self.cluster._delete_pod(victim.namespace, victim.name, reason="Preempted")
+        if pod["metadata"].get("deletionTimestamp"):
+            return
+        now = timestamp(self.env.now)
+
+        def disruption(st: dict[str, Any]) -> None:
+            # preemption.go (prepareCandidate): the victim gets DisruptionTarget before its deletion.
+            _upsert_condition(st, {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                                   "lastTransitionTime": now, "reason": "PreemptionByScheduler",
+                                   "message": "default-scheduler: preempting to accommodate a higher "
+                                              "priority pod"})
+
+        self.api.mutate_status("Pod", victim.name, victim.namespace, disruption)
+        self.api.delete("Pod", victim.name, victim.namespace)
 
     def _bind(self, info: PodInfo, node: str) -> None:
-        pod = self.store.get("Pod", info.name, info.namespace)
+        pod = self.api.peek("Pod", info.name, info.namespace)
         self._assumed.pop(info.uid, None)
         if pod is None or pod["metadata"]["uid"] != info.uid or node not in self.table.index:
             self._forget(info.uid)
@@ -252,7 +262,7 @@ class Scheduler:
             _upsert_condition(status, {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                        "lastTransitionTime": now})
 
-        bound = self.store.bind(info.name, info.namespace, node, scheduled)
+        bound = self.api.bind(info.name, info.namespace, node, scheduled)
         self.queue.move_all("AssignedPodAdd")
         message = f"Successfully assigned {info.namespace}/{info.name} to {node}"
         self.recorder.emit(bound, "Normal", "Scheduled", message, "default-scheduler")
@@ -277,7 +287,7 @@ class Scheduler:
             elif nominated is not None:
                 st.pop("nominatedNodeName", None)  # an empty nominatedNodeName clears it
 
-        self.store.update("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], mutate)
+        self.api.mutate("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], mutate)
 
 
 _ACTION = {"ADDED": "Add", "MODIFIED": "Update", "DELETED": "Delete"}

@@ -156,8 +156,8 @@ class InterPodAffinity(Plugin):
     @staticmethod
     def _namespace_labels(ctx: CycleContext) -> dict[str, str]:
         """``GetNamespaceLabelsSnapshot``: the incoming pod's namespace labels ({} if unknown)."""
-        store = getattr(ctx.cluster, "store", None)
-        ns = store.get("Namespace", ctx.pod.namespace) if store is not None else None
+        store = ctx.api
+        ns = store.peek("Namespace", ctx.pod.namespace) if store is not None else None
         return dict((ns or {}).get("metadata", {}).get("labels") or {})
 
     @staticmethod
@@ -169,7 +169,7 @@ class InterPodAffinity(Plugin):
         if sel is not None and sel.empty:
             return None, term.selector
         names = set(term.namespaces)
-        store = getattr(ctx.cluster, "store", None)
+        store = ctx.api
         if sel is not None and store is not None:
             for ns in store.items("Namespace"):
                 if sel.matches(ns["metadata"].get("labels") or {}):

@@ -30,7 +30,7 @@ from labkit.scheduler.plugins.helper import find_untolerated
 from labkit.scheduler.plugins.nodeaffinity import required_node_affinity_mask
 
 if TYPE_CHECKING:
-    from labkit.api.store import APIStore
+    from labkit.api.server import APIServer
     from labkit.scheduler.nodetable import NodeTable
     from labkit.scheduler.podinfo import PodInfo
 
@@ -303,14 +303,14 @@ def _parse_constraint(c: dict[str, Any], pod_labels: Mapping[str, str]) -> Sprea
     )
 
 
-def default_selector(pod: PodInfo, cluster: Any) -> Selector:
+def default_selector(pod: PodInfo, api: APIServer | None) -> Selector:
     """``helper.DefaultSelector``: the selectors of the Services selecting the pod and of its
     controlling ReplicaSet or StatefulSet, ANDed.
 
     A Service with a nil selector selects nothing. ReplicationControllers are part of the
     upstream rule but are not served by the simulated API server.
     """
-    store = getattr(cluster, "store", None)
+    store = api
     if store is None:
         return Selector()
     label_set: dict[str, str] = {}
@@ -324,7 +324,7 @@ def default_selector(pod: PodInfo, cluster: Any) -> Selector:
     owner = next((o for o in pod.obj["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
     if owner is not None and owner.get("apiVersion") == "apps/v1" and owner.get("kind") in ("ReplicaSet",
                                                                                           "StatefulSet"):
-        ctrl = store.get(owner["kind"], owner.get("name", ""), pod.namespace)
+        ctrl = store.peek(owner["kind"], owner.get("name", ""), pod.namespace)
         if ctrl is not None:
             other = selector_from_dict((ctrl.get("spec") or {}).get("selector"))
             if other is not None:
@@ -364,7 +364,7 @@ class PodTopologySpread(Plugin):
             else list(self.args.get("defaultConstraints") or []))
         self.index = PodIndex()
         self._selectors: dict[tuple[Any, ...], Selector] = {}
-        self._selector_store: APIStore | None = None
+        self._selector_store: APIServer | None = None
 
     # -- shared --------------------------------------------------------------------------------
     def _constraints(self, ctx: CycleContext, action: str) -> list[SpreadConstraint]:
@@ -384,7 +384,7 @@ class PodTopologySpread(Plugin):
     def _default_selector(self, ctx: CycleContext) -> Selector:
         """:func:`default_selector`, remembered per (namespace, labels, owner) until a Service,
         ReplicaSet or StatefulSet changes (the listers' informers)."""
-        store = getattr(ctx.cluster, "store", None)
+        store = ctx.api
         if store is None:
             return Selector()
         if store is not self._selector_store:
@@ -400,7 +400,7 @@ class PodTopologySpread(Plugin):
         if hit is None:
             if len(self._selectors) > 4096:
                 self._selectors.clear()
-            hit = self._selectors[key] = default_selector(pod, ctx.cluster)
+            hit = self._selectors[key] = default_selector(pod, ctx.api)
         return hit
 
     def _counts(self, ctx: CycleContext, c: SpreadConstraint) -> np.ndarray:

@@ -38,7 +38,8 @@ from labkit.scheduler.framework import CycleContext, Plugin, PreFilterResult, Re
 from labkit.scheduler.plugins.nodeaffinity import match_terms
 
 if TYPE_CHECKING:
-    from labkit.api.store import APIStore, WatchEvent
+    from labkit.api.server import APIServer
+    from labkit.api.store import WatchEvent
     from labkit.scheduler.nodetable import NodeTable
 
 __all__ = [
@@ -77,7 +78,7 @@ def _meta(obj: dict[str, Any], field_: str) -> dict[str, str]:
     return obj["metadata"].get(field_) or {}
 
 
-def claim_class(pvc: dict[str, Any], store: APIStore) -> str:
+def claim_class(pvc: dict[str, Any], store: APIServer) -> str:
     """``GetPersistentVolumeClaimClass``, with the default StorageClass for a claim that names none."""
     beta = _meta(pvc, "annotations").get(ANN_BETA_STORAGE_CLASS)
     if beta is not None:
@@ -120,14 +121,14 @@ def _bound_to_claim(pv: dict[str, Any], pvc: dict[str, Any]) -> bool:
             and ref.get("uid", "") in ("", meta.get("uid")))
 
 
-def _fully_bound(pvc: dict[str, Any], store: APIStore) -> bool:
+def _fully_bound(pvc: dict[str, Any], store: APIServer) -> bool:
     """``isPVCFullyBound``, taking a pre-bound pair as bound (see the module docstring)."""
     name = (pvc.get("spec") or {}).get("volumeName")
     if not name:
         return False
     if ANN_BIND_COMPLETED in _meta(pvc, "annotations"):
         return True
-    pv = store.get("PersistentVolume", name)
+    pv = store.peek("PersistentVolume", name)
     return pv is not None and (not (pv.get("spec") or {}).get("claimRef") or _bound_to_claim(pv, pvc))
 
 
@@ -244,10 +245,10 @@ class VolumeBinding(Plugin):
 
     def __init__(self, args: dict[str, Any] | None = None) -> None:
         super().__init__(args)
-        self._store: APIStore | None = None
+        self._store: APIServer | None = None
 
     def pre_filter(self, ctx: CycleContext) -> PreFilterResult | None:
-        store = getattr(ctx.cluster, "store", None)
+        store = ctx.api
         claims = _pod_claims(ctx.pod.obj)
         if not claims or store is None:
             return PreFilterResult(skip=True)
@@ -258,7 +259,7 @@ class VolumeBinding(Plugin):
         state = _Claims()
         immediate = False
         for name, ephemeral in claims:
-            pvc = store.get("PersistentVolumeClaim", name, ns)
+            pvc = store.peek("PersistentVolumeClaim", name, ns)
             # podHasPVCs: the lister's NotFound error text, or the ephemeral-volume wording.
             if pvc is None:
                 msg = (f'waiting for ephemeral volume controller to create the persistentvolumeclaim "{name}"'
@@ -275,10 +276,10 @@ class VolumeBinding(Plugin):
                 return PreFilterResult(reject=f"PVC {ns}/{name} was not created for pod {ns}/{ctx.pod.name} "
                                               "(pod is not owner)")
             if _fully_bound(pvc, store):
-                state.bound.append((pvc, store.get("PersistentVolume", spec["volumeName"])))
+                state.bound.append((pvc, store.peek("PersistentVolume", spec["volumeName"])))
                 continue
             cls_name = claim_class(pvc, store)
-            cls = store.get("StorageClass", cls_name) if cls_name else None
+            cls = store.peek("StorageClass", cls_name) if cls_name else None
             delayed = cls is not None and _binding_mode(cls) == "WaitForFirstConsumer"
             if delayed and not spec.get("volumeName"):
                 state.delay.append((pvc, cls_name, cls))
@@ -319,7 +320,7 @@ class VolumeBinding(Plugin):
     def _unbound_conflicts(self, ctx: CycleContext, state: _Claims) -> np.ndarray:
         """Nodes where some unbound WaitForFirstConsumer claim can be neither matched nor provisioned."""
         t = ctx.table
-        store = ctx.cluster.store
+        store = ctx.api
         names = np.asarray(t.names, dtype=object)
         fail = np.zeros(t.n, dtype=bool)
         to_match: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
@@ -376,18 +377,18 @@ class VolumeBinding(Plugin):
         if self._store is not None and _pod_claims(ev.object):
             self._bind_claims(self._store, ev.object, node)
 
-    def _bind_claims(self, store: APIStore, pod: dict[str, Any], node_name: str) -> None:
+    def _bind_claims(self, store: APIServer, pod: dict[str, Any], node_name: str) -> None:
         """Bind the pod's unbound WaitForFirstConsumer claims for ``node_name`` (see module docstring)."""
-        node = store.get("Node", node_name)
+        node = store.peek("Node", node_name)
         labels = _meta(node, "labels") if node is not None else {}
         ns = pod["metadata"].get("namespace", "default")
         chosen: set[str] = set()
-        claims = [store.get("PersistentVolumeClaim", name, ns) for name, _ in _pod_claims(pod)]
+        claims = [store.peek("PersistentVolumeClaim", name, ns) for name, _ in _pod_claims(pod)]
         claims = [c for c in claims if c is not None and not (c.get("spec") or {}).get("volumeName")]
         claims.sort(key=lambda c: _storage(c, ("resources", "requests", "storage")))
         for pvc in claims:
             cls_name = claim_class(pvc, store)
-            cls = store.get("StorageClass", cls_name) if cls_name else None
+            cls = store.peek("StorageClass", cls_name) if cls_name else None
             if cls is None or _binding_mode(cls) != "WaitForFirstConsumer":
                 continue
             pvs = [pv for pv in store.items("PersistentVolume") if _pv_class(pv) == cls_name]
@@ -427,7 +428,8 @@ def _provisioned_pv(pvc: dict[str, Any], cls_name: str, cls: dict[str, Any], lab
             "spec": pv_spec, "status": {"phase": "Available"}}
 
 
-def _bind(store: APIStore, pv: dict[str, Any], pvc: dict[str, Any], node_name: str, provisioner: str) -> None:
+def _bind(store: APIServer, pv: dict[str, Any], pvc: dict[str, Any], node_name: str,
+          provisioner: str) -> None:
     """What the PV controller writes once a claim and a volume are bound (``provisioner``: the
     volume was just provisioned for ``node_name`` by it, else it was a matching static PV)."""
     meta = pvc["metadata"]
@@ -441,7 +443,7 @@ def _bind(store: APIStore, pv: dict[str, Any], pvc: dict[str, Any], node_name: s
         p["metadata"].setdefault("annotations", {})[ANN_BOUND_BY_CONTROLLER] = "yes"
         p["status"] = {"phase": "Bound"}
 
-    bound_pv = store.update("PersistentVolume", pv["metadata"]["name"], None, volume)
+    bound_pv = store.mutate("PersistentVolume", pv["metadata"]["name"], None, volume)
 
     def claim(c: dict[str, Any]) -> None:
         c["spec"]["volumeName"] = bound_pv["metadata"]["name"]
@@ -452,7 +454,7 @@ def _bind(store: APIStore, pv: dict[str, Any], pvc: dict[str, Any], node_name: s
         c["status"] = {"phase": "Bound", "accessModes": list(bound_pv["spec"].get("accessModes") or []),
                        "capacity": dict(bound_pv["spec"].get("capacity") or {})}
 
-    store.update("PersistentVolumeClaim", meta["name"], meta["namespace"], claim)
+    store.mutate("PersistentVolumeClaim", meta["name"], meta["namespace"], claim)
 
 
 # -- VolumeZone -----------------------------------------------------------------------------------------
@@ -471,7 +473,7 @@ class VolumeZone(Plugin):
 
     def _topologies(self, ctx: CycleContext) -> list[tuple[str, set[str]]] | str:
         """``getPVbyPod``: (label key, allowed values) per PV topology label, or a rejection message."""
-        store = getattr(ctx.cluster, "store", None)
+        store = ctx.api
         out: list[tuple[str, set[str]]] = []
         if store is None:
             return out
@@ -481,7 +483,7 @@ class VolumeZone(Plugin):
             name = vol["persistentVolumeClaim"].get("claimName", "")
             if not name:
                 return "PersistentVolumeClaim had no name"
-            pvc = store.get("PersistentVolumeClaim", name, ctx.pod.namespace)
+            pvc = store.peek("PersistentVolumeClaim", name, ctx.pod.namespace)
             if pvc is None:
                 return f'persistentvolumeclaim "{name}" not found'
             pv_name = (pvc.get("spec") or {}).get("volumeName") or ""
@@ -489,13 +491,13 @@ class VolumeZone(Plugin):
                 cls_name = claim_class(pvc, store)
                 if not cls_name:
                     return "PersistentVolumeClaim had no pv name and storageClass name"
-                cls = store.get("StorageClass", cls_name)
+                cls = store.peek("StorageClass", cls_name)
                 if cls is None:
                     return f'storageclass.storage.k8s.io "{cls_name}" not found'
                 if _binding_mode(cls) == "WaitForFirstConsumer":
                     continue  # skip unbound volumes
                 return "PersistentVolume had no name"
-            pv = store.get("PersistentVolume", pv_name)
+            pv = store.peek("PersistentVolume", pv_name)
             if pv is None:
                 return f'persistentvolume "{pv_name}" not found'
             for key in TOPOLOGY_LABELS:
