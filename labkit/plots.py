@@ -224,13 +224,17 @@ def utilization_heatmap(cluster: Cluster, pod: Any = None) -> Figure:
     n = len(usage)
     # Fixed geometry in inches, and node names drawn as plain text rather than tick labels: the
     # panel redraws this figure on every change, and layout solving and tick artists would take
-    # most of its 100 ms budget.
-    width, left, cells, row, top, bottom = 5.6, 1.75, 2.4, 0.3, 0.45, 0.95 if chosen_row is not None else 0.6
-    height = top + bottom + row * max(n, 1)
+    # most of its 100 ms budget. The left margin holds a node name (about 1.4 in) and, left of it,
+    # the "node" label; the colour bar is never shorter than its own label (about 2 in), so with
+    # few nodes it reaches below the cells rather than pushing its label into the title.
+    width, left, cells, row, top, bottom = 5.85, 2.0, 2.4, 0.3, 0.55, 0.95 if chosen_row is not None else 0.6
+    rows_h = row * max(n, 1)
+    bar_h = max(rows_h, 2.1)
+    height = top + max(rows_h + bottom, bar_h + 0.25)
     ax = (fig := Figure(figsize=(width, height))).add_axes(
-        (left / width, bottom / height, cells / width, row * max(n, 1) / height))
-    cax = fig.add_axes(((left + cells + 0.15) / width, bottom / height, 0.12 / width,
-                        row * max(n, 1) / height))
+        (left / width, (height - top - rows_h) / height, cells / width, rows_h / height))
+    cax = fig.add_axes(((left + cells + 0.15) / width, (height - top - bar_h) / height, 0.12 / width,
+                        bar_h / height))
     image = ax.imshow(after if n else np.zeros((1, 2)), cmap="cividis", vmin=0, vmax=100, aspect="auto")
     for i, u in enumerate(usage):
         ax.text(-0.58, i, u['node'], ha="right", va="center", fontsize="small")
@@ -245,10 +249,11 @@ def utilization_heatmap(cluster: Cluster, pod: Any = None) -> Figure:
     ax.set_xticks([0, 1], ["cpu", "memory"])
     ax.set_yticks([])
     ax.set_xlabel("resource")
-    ax.set_ylabel("node", labelpad=1.45 * 72)
-    # Centred on the figure rather than on the cells, so a long node name fits.
+    ax.set_ylabel("node", labelpad=1.55 * 72)  # left of the longest node name
+    # Centred on the figure rather than on the cells, so a long node name fits; padded clear of
+    # the colour bar's top tick label.
     ax.set_title(f"Requested share of allocatable per node{verdict}", fontsize="medium",
-                 x=(width / 2 - left) / cells)
+                 x=(width / 2 - left) / cells, pad=10)
     fig.colorbar(image, cax=cax, label="requested / allocatable (%)", ticks=[0, 25, 50, 75, 100])
     if chosen_row is not None:
         ax.add_patch(Rectangle((-0.5, chosen_row - 0.5), 2, 1, fill=False, edgecolor=OVERLAY_COLOUR,
