@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import statistics
 import time
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
+from support import pixels
 
 import labkit
-from labkit.plots import node_usage
-from labkit.widgets import place, playground_cluster, scheduling_playground
+from labkit.plots import node_usage, utilization_heatmap
+from labkit.widgets import PANEL_TEXT, place, playground_cluster, pods_per_zone, scheduling_playground
 from labkit.widgets.scheduling import (
     DEFAULT_POOLS,
     MAX_POOL_NODES,
+    SLIDER_READOUT_PX,
     Pool,
     WhatIfPod,
     parse_label,
     parse_taint,
     parse_toleration,
     pod_manifest,
+    zones_html,
 )
 
 TWELVE_NODES = [
@@ -55,6 +61,14 @@ def control(box: widgets.VBox, cls: type, description: str, nth: int = 0) -> wid
 def outputs(box: widgets.VBox) -> tuple[widgets.HTML, widgets.Image, widgets.HTML]:
     _, _, summary, image, table = box.children
     return summary, image, table
+
+
+def zone_line(box: widgets.VBox) -> widgets.HTML:
+    return box.children[1].children[-1].children[-1]
+
+
+def shown(image: widgets.Image) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(bytes(image.value))).convert("RGBA"))
 
 
 # -- the plain functions ------------------------------------------------------------------------------
@@ -169,7 +183,44 @@ def test_a_pod_that_fits_nowhere_shows_the_failed_scheduling_message(cluster):
 
 def test_placement_html_has_summary_and_explain_table(cluster):
     out = place(cluster, WhatIfPod())._repr_html_()
-    assert "Chosen node" in out and "<table>" in out and "NodeResourcesFit" in out
+    assert "Chosen node" in out and "<table" in out and "NodeResourcesFit" in out
+
+
+def test_pods_per_zone_counts_bound_app_web_pods_in_every_zone_with_a_node(cluster):
+    counts = pods_per_zone(cluster)
+    assert list(counts) == ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+             for n in cluster.list("Node")}
+    pods = cluster.list("Pod", label_selector="app=web")
+    assert counts == {z: sum(nodes[p["spec"]["nodeName"]] == z for p in pods) for z in counts}
+    assert sum(counts.values()) == 8
+    assert pods_per_zone(cluster, "app=none") == dict.fromkeys(counts, 0)
+
+
+def test_zones_line_names_the_zone_the_what_if_pod_would_join(cluster):
+    counts = pods_per_zone(cluster)
+    result = place(cluster, WhatIfPod(zone_max_skew=1))
+    zone = cluster.get("Node", result.chosen, None)["metadata"]["labels"]["topology.kubernetes.io/zone"]
+    line = zones_html(cluster, result)
+    assert "app=web pods per zone: " + " &middot; ".join(
+        f"<b>{z[-1]}</b> {n}" for z, n in counts.items()) in line
+    assert f"zone <b>{zone[-1]}</b>" in line
+    assert "fits in no zone" in zones_html(cluster, place(cluster, WhatIfPod(cpu="64")))
+
+
+def test_a_tie_is_settled_by_the_first_node_found_not_by_the_seed(cluster):
+    result = place(cluster, WhatIfPod())
+    assert len(result.ties) > 1, "the default pod ties on the general pool"
+    summary = result.summary_html()
+    assert f"a {len(result.ties)}-way tie" in summary and "takes the first of them it found" in summary
+    assert "seed" not in summary and "random" not in summary
+
+
+def test_a_cpu_request_with_words_shows_the_api_servers_quantity_message(cluster):
+    result = place(cluster, WhatIfPod(cpu="2 cores"))
+    assert result.decision is None
+    assert "spec.containers[0].resources.requests.cpu" in result.error and "2 cores" in result.error
+    assert "Invalid input" in result.summary_html()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -249,6 +300,55 @@ def test_preferred_affinity_shows_a_node_affinity_score(panel):
     assert "NodeAffinity" in table.value
     control(panel, widgets.Text, "label").value = ""
     control(panel, widgets.Dropdown, "node affinity").value = "required"
+
+
+def test_every_slider_leaves_at_least_120_px_of_track_beside_its_label_and_readout(panel):
+    sliders = [w for w in walk(panel) if isinstance(w, widgets.IntSlider)]
+    assert len(sliders) == len(DEFAULT_POOLS) + 1
+    for slider in sliders:
+        width, label = (int(v.removesuffix("px"))
+                        for v in (slider.layout.width, slider.style.description_width))
+        assert width - label - SLIDER_READOUT_PX >= 120, slider.description
+
+
+def test_every_pool_and_pod_row_fits_a_968_px_column_and_wraps_when_narrower(panel):
+    """968 px is JupyterLab's output column in a 1,400 px window with the file browser open."""
+    pool_rows, pod_rows = panel.children[0].children, panel.children[1].children
+    for row in [*pool_rows, *pod_rows]:
+        assert row.layout.flex_flow == "row wrap"
+        widths = [int(w.layout.width.removesuffix("px")) for w in row.children if w.layout.width]
+        assert sum(widths) + 4 * len(row.children) <= 968
+
+
+def test_changing_a_pod_control_updates_the_pods_per_zone_line(panel):
+    line = zone_line(panel)
+    assert "app=web pods per zone:" in line.value and "maxSkew 0: no spread constraint" in line.value
+    before = line.value
+    control(panel, widgets.IntSlider, "zone spread maxSkew").value = 1
+    assert line.value != before and "maxSkew 1:" in line.value
+    control(panel, widgets.Text, "cpu request").value = "64"
+    assert "fits in no zone" in line.value
+    control(panel, widgets.Text, "cpu request").value = "500m"
+    control(panel, widgets.IntSlider, "zone spread maxSkew").value = 0
+    assert line.value == before
+
+
+def test_the_panels_heatmap_is_pixel_for_pixel_utilization_heatmap(panel):
+    """The panel draws the figure's unchanging part once per cluster; the pixels stay the same."""
+    _, image, _ = outputs(panel)
+    cpu = control(panel, widgets.Text, "cpu request")
+    cluster = playground_cluster(DEFAULT_POOLS)
+    for value in ["500m", "1", "64", "2", "500m"]:
+        cpu.value = value
+        expected = utilization_heatmap(cluster, pod_manifest(WhatIfPod(cpu=value)))
+        assert np.array_equal(shown(image), pixels(expected)), value
+
+
+def test_unrun_playground_says_run_this_cell_instead_of_a_vbox_repr(panel):
+    text = panel._repr_mimebundle_()["text/plain"]
+    assert text == PANEL_TEXT.format(name="scheduling playground")
+    assert text == "Interactive panel (scheduling playground): run this cell to display it."
+    assert {"labkit-panel", "labkit-scheduling-playground"} <= set(panel._dom_classes)
 
 
 def test_one_update_on_a_twelve_node_cluster_is_fast():

@@ -6,7 +6,9 @@ Three plain, tested functions do the work and the widget only wires controls to 
   background pods on it (rebuilt only when a pool control changes);
 * :func:`pod_manifest` turns the pod controls (:class:`WhatIfPod`) into a real ``v1 Pod``;
 * :func:`place` asks the cluster where that pod would go (``Cluster.explain`` on a manifest, a
-  what-if that applies nothing), so moving a pod control costs one scheduling cycle, not a run.
+  what-if that applies nothing), so moving a pod control costs one scheduling cycle, not a run;
+* :func:`pods_per_zone` counts the ``app=web`` pods in each zone, the numbers a zone spread
+  constraint compares.
 
 Every control accepts any value: numbers are clamped, and text that Kubernetes would refuse
 shows the :class:`labkit.ManifestError` message instead of raising.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from labkit.errors import ManifestError
+from labkit.widgets._panel import Blitter, panel
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Pool", "WhatIfPod", "Placement", "DEFAULT_POOLS", "INSTANCE_TYPES", "ZONES", "MAX_POOL_NODES",
     "MAX_ZONE_SKEW", "parse_taint", "parse_toleration", "parse_label", "playground_cluster", "pod_manifest",
-    "place", "scheduling_playground",
+    "place", "pods_per_zone", "zones_html", "scheduling_playground",
 ]
 
 ZONES = ("cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j")
@@ -184,7 +187,8 @@ def playground_cluster(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, bac
         How many background pods to place (clamped to 0..60), sized 250m/512Mi, 500m/1Gi and
         1/2Gi in turn.
     seed:
-        The cluster's seed (ties between equal nodes are broken with it).
+        The cluster's seed, which fixes its random choices. Ties between equal nodes do not
+        depend on it: the scheduler takes the first of them it found, as kube-scheduler does.
 
     Raises
     ------
@@ -269,7 +273,12 @@ class Placement:
 
     @property
     def ties(self) -> list[str]:
-        """Every node sharing the top score; the scheduler picks one of them at random."""
+        """Every node sharing the top score; the scheduler takes the first of them it found.
+
+        Which one that is depends on the order in which the filters found the nodes feasible
+        (kube-scheduler's heap over them, ``labkit.scheduler.schedule_one.heap_root``), not on a
+        coin: treat any of them as a correct answer, but do not expect a fair share.
+        """
         return list(self.decision.ties) if self.decision else []
 
     def summary_html(self) -> str:
@@ -281,10 +290,13 @@ class Placement:
             return "<p>No pod evaluated yet.</p>"
         if self.chosen is None:
             return (f"<p><b>Unschedulable</b>: <code>{html.escape(self.decision.message)}</code></p>")
-        others = [t for t in self.ties if t != self.chosen]
-        tie = (f" (a {len(self.ties)}-way tie with {', '.join(html.escape(t) for t in others)}; "
-               "the seed picks one)") if others else ""
-        return f"<p>Chosen node: <b>{html.escape(self.chosen)}</b>{tie}</p>"
+        labels = getattr(self.decision, "node_labels", None) or {}
+        others = [labels.get(t, t) for t in self.ties if t != self.chosen]
+        tie = (f"; a {len(self.ties)}-way tie with {', '.join(html.escape(t) for t in others)}: "
+               "the scheduler takes the first of them it found") if others else ""
+        short = labels.get(self.chosen, self.chosen)
+        full = f" ({html.escape(self.chosen)})" if short != self.chosen else ""
+        return f"<p>Chosen node: <b>{html.escape(short)}</b>{full}{tie}</p>"
 
     def __repr__(self) -> str:
         if self.error:
@@ -320,13 +332,89 @@ def place(cluster: Cluster, pod: WhatIfPod | dict[str, Any]) -> Placement:
         return Placement(manifest, None, str(e))
 
 
+def _zone_letter(zone: str) -> str:
+    """``cn-hangzhou-h`` -> ``h``: the zone as the panel and the explain table name it."""
+    return zone.rsplit("-", 1)[-1] if zone.count("-") >= 2 else zone
+
+
+def pods_per_zone(cluster: Cluster, label_selector: str = "app=web") -> dict[str, int]:
+    """How many bound pods matching ``label_selector`` each zone holds, zones in name order.
+
+    These are the counts a zone spread constraint (``topologyKey: topology.kubernetes.io/zone``)
+    compares: placing a pod in a zone must not leave that zone more than ``maxSkew`` above the
+    emptiest one. Every zone with a node is listed, so an empty zone shows as 0.
+    """
+    zone_of = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_KEY, "")
+               for n in cluster.list("Node")}
+    counts = dict.fromkeys(sorted(z for z in set(zone_of.values()) if z), 0)
+    for pod in cluster.list("Pod", label_selector=label_selector):
+        zone = zone_of.get((pod.get("spec") or {}).get("nodeName") or "", "")
+        if zone:
+            counts[zone] += 1
+    return counts
+
+
+def zones_html(cluster: Cluster, placement: Placement | None = None) -> str:
+    """One line: the ``app=web`` pods per zone, and the zone the what-if pod would join.
+
+    For example ``app=web pods per zone: h 3 · i 3 · j 2 · the what-if pod (also app=web) →
+    zone j``: with ``maxSkew`` 1 a zone already two above the emptiest one is refused.
+    """
+    counts = pods_per_zone(cluster, "=".join(APP_LABEL))
+    per_zone = " &middot; ".join(f"<b>{html.escape(_zone_letter(z))}</b> {n}" for z, n in counts.items()) \
+        or "<i>no zones (no nodes)</i>"
+    where = ""
+    if placement is not None and placement.decision is not None:
+        if placement.chosen is None:
+            where = " &middot; the what-if pod fits in no zone"
+        else:
+            node = cluster.get("Node", placement.chosen, None) or {}
+            zone = (node.get("metadata", {}).get("labels") or {}).get(ZONE_KEY, "")
+            where = (f" &middot; the what-if pod (also {'='.join(APP_LABEL)}) &rarr; zone "
+                     f"<b>{html.escape(_zone_letter(zone))}</b>")
+    return f"<span>{'='.join(APP_LABEL)} pods per zone: {per_zone}{where}</span>"
+
+
+def _heatmap_changing(fig: Any) -> list[Any]:
+    """The artists of :func:`labkit.plots.utilization_heatmap` that a pod control can change.
+
+    Everything on the cells (the image, the numbers, the chosen node's outline, and the spines
+    drawn over the image), the title and the legend, in drawing order. What stays (node names
+    left of the cells, axis labels, the colour bar) is drawn once per cluster by :class:`Blitter`.
+    """
+    ax = fig.axes[0]
+    on_cells = [t for t in ax.texts if t.get_transform() is not ax.transData or t.get_position()[0] >= -0.5]
+    return [*ax.images, *ax.patches, *ax.spines.values(), *on_cells, ax.title, *fig.legends]
+
+
+#: Widths in the panel. A slider's track is its width less its description and its readout
+#: (about 96 px), and must stay at least 120 px wide to be worked with a mouse.
+SLIDER_READOUT_PX = 96
+#: Track widths of the node-count sliders and of the zone spread slider.
+POOL_TRACK_PX, SKEW_TRACK_PX = 130, 150
+_NAME_PX = 60
+
+
+def _px(n: int) -> str:
+    return f"{n}px"
+
+
+def _labelled(cls: Any, label_px: int, box_px: int, **kwargs: Any) -> Any:
+    """A control whose description has ``label_px`` and whose input has ``box_px``."""
+    import ipywidgets as widgets
+
+    return cls(style={"description_width": _px(label_px)},
+               layout=widgets.Layout(width=_px(label_px + box_px)), **kwargs)
+
+
 def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, pod: WhatIfPod = WhatIfPod(),
                           background: int = 8, seed: int = 0) -> ipywidgets.VBox:
     """Controls for three node pools and one pod; shows the placement, ``explain`` and a heatmap.
 
     Pool controls (node count, ECS type, taint, label) rebuild the cluster with
     :func:`playground_cluster`; pod controls only re-run :func:`place` on the cluster already
-    built. Text boxes apply on Enter or when they lose focus.
+    built. Text boxes apply on Enter or when they lose focus. Every slider keeps a track of at
+    least 120 px, and the rows wrap rather than overflow in a narrow notebook column.
 
     Parameters
     ----------
@@ -339,53 +427,55 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
     Returns
     -------
     ipywidgets.VBox
-        ``children``: a VBox of pool rows, a VBox of pod controls, the summary (HTML), the
-        heatmap (Image) and the ``explain`` table (HTML).
+        ``children``: a VBox of pool rows, a VBox of pod rows (the last one holds the
+        :func:`zones_html` line), the summary (HTML), the heatmap
+        (Image) and the ``explain`` table (HTML). Its plain text is
+        ``Interactive panel (scheduling playground): run this cell to display it.``
     """
-    import io
-
     import ipywidgets as widgets
 
     from labkit.plots import utilization_heatmap
 
     pools = list(pools)
-    short = widgets.Layout(width="150px")
-    text = {"taint": widgets.Layout(width="240px"), "label": widgets.Layout(width="190px")}
-    wide = {"style": {"description_width": "initial"}}
+    row = widgets.Layout(flex_flow="row wrap", align_items="center")
     rows, pool_controls = [], []
     for pool in pools:
-        count = widgets.IntSlider(value=_clamp(pool.count, 0, MAX_POOL_NODES), min=0, max=MAX_POOL_NODES,
-                                  description="nodes", continuous_update=False,
-                                  layout=widgets.Layout(width="200px"))
+        count = _labelled(widgets.IntSlider, 44, POOL_TRACK_PX + SLIDER_READOUT_PX, description="nodes",
+                          value=_clamp(pool.count, 0, MAX_POOL_NODES), min=0, max=MAX_POOL_NODES,
+                          continuous_update=False)
         types = list(dict.fromkeys([*INSTANCE_TYPES, pool.instance_type]))
-        itype = widgets.Dropdown(options=types, value=pool.instance_type, description="ECS type",
-                                 layout=widgets.Layout(width="200px"), **wide)
-        taint = widgets.Text(value=pool.taint, description="taint", placeholder="key=value:NoSchedule",
-                             continuous_update=False, layout=text["taint"], **wide)
-        label = widgets.Text(value=pool.label, description="label", placeholder="key=value",
-                             continuous_update=False, layout=text["label"], **wide)
+        itype = _labelled(widgets.Dropdown, 64, 140, description="ECS type", options=types,
+                          value=pool.instance_type)
+        taint = _labelled(widgets.Text, 38, 184, description="taint", value=pool.taint,
+                          placeholder="key=value:NoSchedule", continuous_update=False)
+        label = _labelled(widgets.Text, 38, 132, description="label", value=pool.label,
+                          placeholder="key=value", continuous_update=False)
         pool_controls.append((pool, count, itype, taint, label))
-        name = widgets.HTML(f"<b>{html.escape(pool.name)}</b>", layout=widgets.Layout(width="70px"))
-        rows.append(widgets.HBox([name, count, itype, taint, label]))
-    cpu = widgets.Text(value=pod.cpu, description="cpu request", continuous_update=False, layout=short,
-                       **wide)
-    memory = widgets.Text(value=pod.memory, description="memory request", continuous_update=False,
-                          layout=widgets.Layout(width="180px"), **wide)
-    toleration = widgets.Text(value=pod.toleration, description="toleration", placeholder="key=value:Effect",
-                              continuous_update=False, **wide)
-    mode = widgets.Dropdown(options=["required", "preferred"], value=pod.affinity_mode
-                            if pod.affinity_mode in ("required", "preferred") else "required",
-                            description="node affinity", **wide)
-    affinity = widgets.Text(value=pod.affinity, description="label", placeholder="key=value",
-                            continuous_update=False, layout=short, **wide)
-    skew = widgets.IntSlider(value=_clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW), min=0, max=MAX_ZONE_SKEW,
-                             description="zone spread maxSkew (0 = off)", continuous_update=False, **wide)
+        name = widgets.HTML(f"<b>{html.escape(pool.name)}</b>", layout=widgets.Layout(width=_px(_NAME_PX)))
+        rows.append(widgets.HBox([name, count, itype, taint, label], layout=row))
+    cpu = _labelled(widgets.Text, 84, 80, value=pod.cpu, description="cpu request", continuous_update=False)
+    memory = _labelled(widgets.Text, 110, 80, value=pod.memory, description="memory request",
+                       continuous_update=False)
+    toleration = _labelled(widgets.Text, 70, 210, value=pod.toleration, description="toleration",
+                           placeholder="key=value:Effect", continuous_update=False)
+    modes = ["required", "preferred"]
+    mode = _labelled(widgets.Dropdown, 92, 110, description="node affinity", options=modes,
+                     value=pod.affinity_mode if pod.affinity_mode in modes else "required")
+    affinity = _labelled(widgets.Text, 38, 132, description="label", value=pod.affinity,
+                         placeholder="key=value", continuous_update=False)
+    skew = _labelled(widgets.IntSlider, 160, SKEW_TRACK_PX + SLIDER_READOUT_PX,
+                     description="zone spread maxSkew", value=_clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW),
+                     min=0, max=MAX_ZONE_SKEW,
+                     continuous_update=False)
+    zones = widgets.HTML()
     summary = widgets.HTML()
     # Natural size, never stretched by its container.
     image = widgets.Image(format="png", layout=widgets.Layout(width="auto", height="auto",
                                                               object_fit="contain"))
-    table = widgets.HTML()
-    state: dict[str, Any] = {"cluster": None, "error": ""}
+    # The explain table can be wider than a narrow column: it scrolls inside the panel.
+    table = widgets.HTML(layout=widgets.Layout(max_width="100%", margin="2px 0px", overflow="auto"))
+    state: dict[str, Any] = {"cluster": None, "error": "", "generation": 0}
+    blitter = Blitter()
 
     def current_pools() -> list[Pool]:
         return [replace(p, count=c.value, instance_type=t.value, taint=ta.value, label=la.value)
@@ -396,22 +486,27 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
             state["cluster"], state["error"] = playground_cluster(current_pools(), background, seed), ""
         except ManifestError as e:
             state["cluster"], state["error"] = None, str(e)
+        state["generation"] += 1  # a new cluster: its figure's static part is drawn afresh
         update()
 
     def update(_: Any = None) -> None:
         what_if = WhatIfPod(cpu.value, memory.value, toleration.value, affinity.value, mode.value, skew.value)
         png = b""  # no cluster to draw: the summary says why
+        line = ""
         if state["cluster"] is None:
             result = Placement(None, None, state["error"])
         else:
             result = place(state["cluster"], what_if)
             fig = utilization_heatmap(state["cluster"], result.manifest if result.decision else None)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100, pil_kwargs={"compress_level": 1})
-            png = buf.getvalue()
+            png = blitter.render(fig, _heatmap_changing(fig), state["generation"])
+            n = _clamp(skew.value, 0, MAX_ZONE_SKEW)
+            rule = (f"maxSkew {n}: the pod's zone may end up at most {n} above the emptiest zone" if n
+                    else "maxSkew 0: no spread constraint")
+            line = f"{zones_html(state['cluster'], result)} &middot; <i>{rule}</i>"
         # Everything is computed before anything is shown, so the outputs never disagree.
         image.value = png
         table.value = result.decision._repr_html_() if result.decision is not None else ""
+        zones.value = line
         summary.value = result.summary_html()
 
     for _, count, itype, taint, label in pool_controls:
@@ -420,6 +515,12 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
     for control in (cpu, memory, toleration, mode, affinity, skew):
         control.observe(update, names="value")
     rebuild()
-    pod_box = widgets.VBox([widgets.HBox([cpu, memory, toleration]), widgets.HBox([mode, affinity, skew])])
-    return widgets.VBox([widgets.VBox(rows), pod_box, summary, image, table],
-                        layout=widgets.Layout(align_items="flex-start"))
+    indent = widgets.HTML("", layout=widgets.Layout(width=_px(_NAME_PX)))
+    pod_box = widgets.VBox([
+        widgets.HBox([widgets.HTML("<b>pod</b>", layout=widgets.Layout(width=_px(_NAME_PX))), cpu, memory,
+                      toleration], layout=row),
+        widgets.HBox([indent, mode, affinity, skew], layout=row),
+        widgets.HBox([widgets.HTML("", layout=widgets.Layout(width=_px(_NAME_PX))), zones], layout=row),
+    ])
+    return panel([widgets.VBox(rows), pod_box, summary, image, table], "scheduling playground",
+                 "labkit-scheduling-playground", layout=widgets.Layout(align_items="flex-start"))

@@ -8,9 +8,10 @@ only adds a slider, a Play button and the timeline figure with a cursor
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labkit.timeline import APISERVER, Step, steps
+from labkit.widgets._panel import panel, png
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -22,6 +23,8 @@ __all__ = ["timeline_stepper", "step_html", "NOT_RECORDED"]
 #: Shown when a cluster's timeline was not recorded, so pod states are unknown.
 NOT_RECORDED = ("pod state not recorded: call <code>labkit.timeline.record(c)</code> right after creating "
                 "the cluster, before <code>c.apply(...)</code>")
+#: Resolution of the stepper's figure (dots per inch).
+DPI = 80
 _STATUS_COLOUR = {"True": "#009E73", "False": "#D55E00"}  # Okabe-Ito green / vermillion
 
 
@@ -70,8 +73,9 @@ def step_html(timeline: list[Step], index: int) -> str:
 def timeline_stepper(cluster: Cluster, involved: str | None = None) -> ipywidgets.VBox:
     """A slider (with Play) over the timeline; each step shows the event and the pod as it was then.
 
-    The timeline is read once, when the widget is built: run the cluster first. Moving the
-    slider re-renders the figure's cursor and the step's HTML; out-of-range values are clamped.
+    The timeline is read once, when the widget is built: run the cluster first. The slider
+    counts steps from 1, as the text does ("step 3 of 10" with the slider at 3); moving it
+    re-renders the figure's cursor and the step's HTML, and out-of-range values are clamped.
 
     Parameters
     ----------
@@ -83,33 +87,69 @@ def timeline_stepper(cluster: Cluster, involved: str | None = None) -> ipywidget
     Returns
     -------
     ipywidgets.VBox
-        ``children``: an HBox of the IntSlider and its Play button, the figure (an Image), the
-        step's HTML.
+        ``children``: an HBox of the IntSlider (1 to the number of steps) and its Play button,
+        the figure (an Image), the step's HTML. Its plain text is
+        ``Interactive panel (timeline stepper): run this cell to display it.``
     """
-    import io
-
     import ipywidgets as widgets
-
-    from labkit.plots import steps_figure
 
     timeline = steps(cluster, involved)
     title = f"Control-plane timeline of {involved or 'all objects'} (seed {cluster.seed})"
-    last = max(len(timeline) - 1, 0)
-    slider = widgets.IntSlider(value=0, min=0, max=last, step=1, description="step",
-                               disabled=not timeline, continuous_update=False)
-    play = widgets.Play(value=0, min=0, max=last, step=1, interval=900, description="Play",
+    last = max(len(timeline), 1)
+    slider = widgets.IntSlider(value=1, min=1, max=last, step=1, description="step",
+                               disabled=not timeline, continuous_update=False,
+                               style={"description_width": "40px"}, layout=widgets.Layout(width="420px"))
+    play = widgets.Play(value=1, min=1, max=last, step=1, interval=900, description="Play",
                         disabled=not timeline)
     widgets.jslink((play, "value"), (slider, "value"))
     image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
     detail = widgets.HTML()
+    figure = _CursorFigure(timeline, title)
 
-    def render(index: int) -> None:
-        fig = steps_figure(timeline, title=title, highlight=index if timeline else None)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        image.value = buf.getvalue()
-        detail.value = step_html(timeline, index)
+    def render(number: int) -> None:
+        image.value = figure.png(number - 1)
+        detail.value = step_html(timeline, number - 1)
 
     slider.observe(lambda change: render(change["new"]), names="value")
     render(slider.value)
-    return widgets.VBox([widgets.HBox([slider, play]), image, detail])
+    return panel([widgets.HBox([slider, play]), image, detail], "timeline stepper", "labkit-timeline-stepper")
+
+
+class _CursorFigure:
+    """:func:`labkit.plots.steps_figure` with its cursor moved, not the figure redrawn from scratch.
+
+    The figure is built and laid out once (constrained layout, the slow part), then frozen; a
+    step moves the cursor's three artists (the dashed line, the ring, the "now" legend entry) to
+    where a fresh ``steps_figure(timeline, highlight=i)`` puts them, and each step's PNG is kept,
+    so going back to a step costs nothing. The pixels are those of a fresh figure (tested).
+    """
+
+    def __init__(self, timeline: list[Step], title: str) -> None:
+        self.timeline, self.title = timeline, title
+        self._pngs: dict[int, bytes] = {}
+        self._fig: Any = None
+
+    def png(self, index: int) -> bytes:
+        index = min(max(int(index), 0), max(len(self.timeline) - 1, 0))
+        if index not in self._pngs:
+            self._pngs[index] = self._draw(index)
+        return self._pngs[index]
+
+    def _draw(self, index: int) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        from labkit.plots import steps_figure
+
+        fresh = steps_figure(self.timeline, title=self.title, highlight=index if self.timeline else None)
+        fresh.set_dpi(DPI)
+        if self._fig is None or not self.timeline:
+            self._fig, self._canvas = fresh, FigureCanvasAgg(fresh)
+            self._canvas.draw()  # solves the layout once
+            fresh.set_layout_engine("none")
+            return png(self._canvas)
+        (*_, line, ring), (*_, new_line, new_ring) = self._fig.axes[0].lines, fresh.axes[0].lines
+        line.set_xdata(new_line.get_xdata())
+        ring.set_data(new_ring.get_xdata(), new_ring.get_ydata())
+        self._fig.axes[0].get_legend().texts[-1].set_text(fresh.axes[0].get_legend().texts[-1].get_text())
+        self._canvas.draw()
+        return png(self._canvas)

@@ -12,6 +12,15 @@ kernel exists (clicking Run All then only opens a "Select Kernel" dialog), so th
 the server's REST API until the notebook's session has an idle kernel. And the committed
 notebook already shows ``[1]..[n]``, so outputs are cleared first: only a real run can bring
 the execution counts back.
+
+Then it works the chapter's panel (the output holding ``.labkit-panel``, found by that class,
+not by cell index, since the notebooks change): every slider's track must be at least
+``MIN_TRACK_PX`` wide and every control must fit in the notebook column; one slider is dragged
+with the mouse; and the latency from a learner's interaction (key, Enter, mouse release) to the
+panel's output changing is measured in the page over ``LATENCY_SAMPLES`` interactions. The figures
+are printed (``-s``) and written to ``tests/artifacts/widget-latency.json``; latency is reported,
+not asserted, since wall-clock time belongs to the machine. Screenshots of the page and of the
+panel before and after the drag land in ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -37,12 +47,6 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-#: Chapters with a widget, each with the CSS class of the control the test moves
-#: (``widget-slider`` or ``widget-button``); each chapter adds its notebook when it lands.
-NOTEBOOKS = {
-    "notebooks/00_welcome_architecture.ipynb": "widget-slider",
-    "notebooks/02_scheduling.ipynb": "widget-slider",
-}
 #: Flags that keep Chromium off the (closed) network and quiet in a container.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -60,6 +64,14 @@ USER_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
+#: A slider whose track is narrower than this cannot be worked with a mouse (issue 6).
+MIN_TRACK_PX = 120
+#: How many interactions the latency is measured over.
+LATENCY_SAMPLES = 10
+#: An update is over once the panel's output has not changed for this long.
+SETTLE_MS = 400
+PANEL = ".jp-Notebook .labkit-panel"
+LATENCY_FILE = "widget-latency.json"
 SERVER_START_S = 60
 KERNEL_START_S = 45
 RUN_ALL_MS = 60_000
@@ -97,6 +109,49 @@ WIDGET_SIGNATURE_JS = """(area) => {
   const images = [...copy.querySelectorAll('img')].map((img) => img.getAttribute('src') || '');
   return [copy.textContent, ...images].join('\\u241e');
 }"""
+
+
+@dataclass(frozen=True)
+class Act:
+    """One learner action on a panel control, found by its description (``nth`` among equals).
+
+    ``control`` is ``"slider"`` (``value`` is the key pressed on its handle; ``"next"`` means
+    ArrowRight, or Home at the end) or ``"text"`` (``value`` is typed, then Enter commits it).
+    """
+
+    control: str
+    label: str
+    value: str
+    nth: int = 0
+
+
+@dataclass(frozen=True)
+class Drive:
+    """How the test works one chapter's panel: the slider it drags and the actions it times.
+
+    ``drag_value`` is where the dragged slider's handle is dropped (None: the middle of its range).
+    """
+
+    drag_label: str
+    drag_value: int | None
+    acts: tuple[Act, ...]
+
+
+#: Chapters with a widget panel, and how to work each; each chapter adds its notebook when it lands.
+NOTEBOOKS = {
+    # The timeline stepper: step through the timeline from the keyboard, then drag to the middle.
+    "notebooks/00_welcome_architecture.ipynb": Drive(
+        "step", None, tuple(Act("slider", "step", "next") for _ in range(LATENCY_SAMPLES))),
+    # The scheduling playground: pod controls (a what-if cycle) alternate with a pool's node
+    # count (a rebuilt cluster); then the zone spread's maxSkew is dragged from 0 (off) to 1.
+    "notebooks/02_scheduling.ipynb": Drive("maxSkew", 1, (
+        Act("text", "cpu request", "600m"), Act("slider", "nodes", "ArrowRight"),
+        Act("text", "cpu request", "700m"), Act("slider", "nodes", "ArrowRight"),
+        Act("text", "cpu request", "800m"), Act("slider", "nodes", "ArrowLeft"),
+        Act("text", "cpu request", "900m"), Act("slider", "nodes", "ArrowLeft"),
+        Act("text", "cpu request", "1"), Act("text", "cpu request", "500m"),
+    )),
+}
 
 
 @dataclass(frozen=True)
@@ -230,25 +285,150 @@ def _menu(page, menu: str, item: str) -> None:
     page.click(f'.lm-Menu-itemLabel:text-is("{item}")')
 
 
-def _move(control) -> None:
-    """Press a button, or send a slider to its other end from the keyboard."""
-    if "widget-button" in (control.get_attribute("class") or ""):
-        control.click()
+# Every slider of the panel: its description, the width of its track (the noUiSlider target the
+# handle runs along), and its value range as the handle announces it.
+SLIDER_JS = """(s) => {
+  const track = s.querySelector('.noUi-target');
+  const handle = s.querySelector('.noUi-handle');
+  return {
+    label: ((s.querySelector('.widget-label') || {}).textContent || '').trim(),
+    track: track ? track.getBoundingClientRect().width : 0,
+    min: handle ? Number(handle.getAttribute('aria-valuemin')) : null,
+    max: handle ? Number(handle.getAttribute('aria-valuemax')) : null,
+  };
+}"""
+SLIDERS_JS = f"(panel) => [...panel.querySelectorAll('.widget-slider')].map({SLIDER_JS})"
+# Controls that stick out of the output area (cut off, or only reachable by scrolling sideways),
+# and how wide the panel's widest row is.
+FIT_JS = """(panel, area) => {
+  const box = area.getBoundingClientRect();
+  const controls = [...panel.querySelectorAll('.widget-inline-hbox, .widget-html, .widget-image')];
+  const out = controls.filter((e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1);
+  }).map((e) => (e.querySelector('.widget-label') || e).textContent.trim().slice(0, 40) || e.className);
+  const rights = controls.map((e) => e.getBoundingClientRect().right);
+  return {outside: out, column: box.width, panel: Math.max(0, ...rights) - panel.getBoundingClientRect().left,
+          scrolls: area.scrollWidth > area.clientWidth + 1};
+}"""
+# Arms a latency measurement: the clock starts at the next key press or mouse release anywhere
+# in the page (capture phase, before any widget handles it) and a MutationObserver notes when the
+# panel's output first and last differs from what it showed when armed.
+ARM_JS = f"""(area) => {{
+  const sig = () => ({WIDGET_SIGNATURE_JS})(area);
+  const st = {{start: null, first: null, last: null, before: sig()}};
+  const start = () => {{
+    if (st.start === null) st.start = performance.now();
+    document.removeEventListener('keydown', start, true);
+    document.removeEventListener('pointerup', start, true);
+  }};
+  document.addEventListener('keydown', start, true);
+  document.addEventListener('pointerup', start, true);
+  const observer = new MutationObserver(() => {{
+    const now = performance.now();
+    if (st.start !== null && sig() !== st.before) {{
+      if (st.first === null) st.first = now;
+      st.last = now;
+    }}
+  }});
+  observer.observe(area, {{subtree: true, childList: true, characterData: true, attributes: true}});
+  st.stop = () => observer.disconnect();
+  window.__labkitLatency = st;
+}}"""
+SETTLED_JS = """(quietMs) => {
+  const st = window.__labkitLatency;
+  return st.first !== null && performance.now() - st.last >= quietMs;
+}"""
+LATENCY_JS = """() => {
+  const st = window.__labkitLatency;
+  st.stop();
+  return {first_ms: st.first - st.start, settled_ms: st.last - st.start};
+}"""
+
+
+def _slider(panel, label: str, nth: int = 0):
+    return panel.locator(".widget-slider").filter(
+        has=panel.page.locator(".widget-label", has_text=label)).nth(nth)
+
+
+def _act(panel, act: Act) -> None:
+    """Do one learner action (the latency clock starts at its key press)."""
+    if act.control == "text":
+        box = panel.locator(".widget-text").filter(
+            has=panel.page.locator(".widget-label", has_text=act.label)).nth(act.nth).locator("input")
+        box.fill(act.value)  # no key events: the clock starts at Enter, which commits the text
+        box.press("Enter")
         return
-    handle = control.locator(".noUi-handle").first
-    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle = _slider(panel, act.label, act.nth).locator(".noUi-handle")
+    key = act.value
+    if key == "next":
+        key = "Home" if handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax") \
+            else "ArrowRight"
     handle.focus()
-    handle.press("Home" if at_max else "End")
+    handle.press(key)
+
+
+def _timed(page, area, action, what: str) -> dict:
+    """Run ``action`` and return how long until the panel's output changed, and until it settled."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    area.evaluate(ARM_JS)
+    action()
+    try:
+        page.wait_for_function(SETTLED_JS, arg=SETTLE_MS, polling=50)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"{what} changed nothing in the panel's output in {UI_MS} ms")
+    return {"what": what, **page.evaluate(LATENCY_JS)}
+
+
+def _drag(page, slider, value: int | None) -> int:
+    """Drag the slider's handle with the mouse to ``value`` (None: the middle); return the value."""
+    info = slider.evaluate(SLIDER_JS)
+    low, high = int(info["min"]), int(info["max"])
+    target = (low + high) // 2 if value is None else value
+    handle = slider.locator(".noUi-handle").first
+    track = slider.locator(".noUi-target").first.bounding_box()
+    start = handle.bounding_box()
+    x0, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    x1 = track["x"] + track["width"] * (target - low) / max(high - low, 1)
+    page.mouse.move(x0, y)
+    page.mouse.down()
+    page.mouse.move(x1, y, steps=8)
+    page.mouse.up()
+    return target
+
+
+def _screenshot(page, panel, path: Path) -> None:
+    """The window with the panel's top at the top (an element screenshot of a panel taller than
+    the window, inside JupyterLab's scrolling notebook, comes out cut)."""
+    panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)  # images decode, the scroll settles
+    page.screenshot(path=str(path))
+
+
+def _record(artifacts: Path, notebook: str, figures: dict) -> None:
+    """Merge this chapter's figures into the latency file (one key per notebook)."""
+    path = artifacts / LATENCY_FILE
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[notebook] = figures
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _summary(samples: list[dict], key: str) -> dict:
+    values = [s[key] / 1000 for s in samples]
+    return {"median_s": round(statistics.median(values), 3), "max_s": round(max(values), 3)}
 
 
 @pytest.mark.parametrize("notebook", list(NOTEBOOKS))
 def test_notebook_runs_and_widget_responds_in_jupyterlab(notebook, lab, browser, artifacts):
-    """From cleared outputs, Run All gives every code cell a fresh count and no error; the widget reacts."""
+    """From cleared outputs, Run All gives every code cell a fresh count and no error; then the
+    chapter's panel has usable sliders that fit the column and reacts to the mouse and keyboard."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     path = REPO / notebook
     if not path.exists():
         pytest.skip(f"{notebook} is not committed yet")
+    drive = NOTEBOOKS[notebook]
     committed = path.read_bytes()
     nb = nbformat.reads(committed.decode(), as_version=4)
     kernelspec = nb.metadata["kernelspec"]
@@ -278,19 +458,52 @@ def test_notebook_runs_and_widget_responds_in_jupyterlab(notebook, lab, browser,
         assert not state["errors"], f"{notebook} raised in JupyterLab:\n" + "\n".join(state["errors"])
         assert state["counts"] == list(range(1, code_cells + 1)), f"not run top to bottom: {state['counts']}"
 
-        page.locator(".jp-Notebook .jupyter-widgets").first.wait_for()
-        control = page.locator(f".jp-Notebook .{NOTEBOOKS[notebook]}").first
-        control.wait_for(state="visible")
-        control.scroll_into_view_if_needed()
-        area = control.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
-        before = area.evaluate(WIDGET_SIGNATURE_JS)
-        _move(control)
-        try:
-            page.wait_for_function(
-                f"([area, before]) => ({WIDGET_SIGNATURE_JS})(area) !== before",
-                arg=[area.element_handle(), before])
-        except PlaywrightTimeoutError:
-            pytest.fail(f"{notebook}: moving the {NOTEBOOKS[notebook]} changed no output in {UI_MS} ms")
+        panel = page.locator(PANEL).first
+        panel.wait_for(state="visible")
+        panel.locator(".widget-slider .noUi-handle").first.wait_for()
+        panel.scroll_into_view_if_needed()
+        area = panel.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
+        _screenshot(page, panel, artifacts / f"{path.stem}-panel.png")
+
+        sliders = panel.evaluate(SLIDERS_JS)
+        fit = panel.evaluate(FIT_JS, area.element_handle())
+        problems = [f"slider {s['label']!r} has a {s['track']:.0f} px track (< {MIN_TRACK_PX} px)"
+                    for s in sliders if s["track"] < MIN_TRACK_PX]
+        problems += [f"{name!r} sticks out of the {fit['column']:.0f} px column" for name in fit["outside"]]
+        if fit["scrolls"]:
+            problems.append("the panel scrolls sideways in its output area")
+        assert sliders, f"{notebook}: the panel has no slider"
+
+        samples = []
+        for act in drive.acts:
+            samples.append(_timed(page, area, lambda act=act: _act(panel, act),
+                                  f"{act.control} {act.label!r}: {act.value}"))
+
+        slider = _slider(panel, drive.drag_label)
+        slider.scroll_into_view_if_needed()
+        target = {}
+        drag = _timed(page, area, lambda: target.setdefault("value", _drag(page, slider, drive.drag_value)),
+                      f"drag {drive.drag_label!r}")
+        now = slider.locator(".noUi-handle").first.get_attribute("aria-valuenow")
+        assert now is not None and int(float(now)) == target["value"], \
+            f"dragging {drive.drag_label!r} to {target['value']} left it at {now}"
+        _screenshot(page, panel, artifacts / f"{path.stem}-panel-dragged.png")
+
+        figures = {
+            "interactions": len(samples), **_summary(samples, "first_ms"),
+            "settled": _summary(samples, "settled_ms"),
+            "drag_s": round(drag["first_ms"] / 1000, 3),
+            "samples_ms": [(s["what"], round(s["first_ms"]), round(s["settled_ms"])) for s in samples],
+            "slider_tracks_px": {s["label"] or "(no label)": round(s["track"]) for s in sliders},
+            "panel_width_px": round(fit["panel"]), "column_width_px": round(fit["column"]),
+        }
+        _record(artifacts, notebook, figures)
+        print(f"\n{notebook}: output changed after median {figures['median_s']} s, max {figures['max_s']} s "
+              f"over {len(samples)} interactions (settled: median {figures['settled']['median_s']} s, max "
+              f"{figures['settled']['max_s']} s); drag {figures['drag_s']} s; slider tracks "
+              f"{figures['slider_tracks_px']} px; panel {figures['panel_width_px']} px in a "
+              f"{figures['column_width_px']} px column")
+        assert not problems, f"{notebook}: " + "; ".join(problems)
         assert path.read_bytes() == committed, f"{notebook} was saved during the run (autosave must be off)"
     finally:
         page.screenshot(path=str(artifacts / f"{path.stem}.png"))
