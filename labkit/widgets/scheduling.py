@@ -444,9 +444,9 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
                           value=_clamp(pool.count, 0, MAX_POOL_NODES), min=0, max=MAX_POOL_NODES,
                           continuous_update=False)
         types = list(dict.fromkeys([*INSTANCE_TYPES, pool.instance_type]))
-        itype = _labelled(widgets.Dropdown, 64, 140, description="ECS type", options=types,
+        itype = _labelled(widgets.Dropdown, 64, 128, description="ECS type", options=types,
                           value=pool.instance_type)
-        taint = _labelled(widgets.Text, 38, 184, description="taint", value=pool.taint,
+        taint = _labelled(widgets.Text, 38, 194, description="taint", value=pool.taint,
                           placeholder="key=value:NoSchedule", continuous_update=False)
         label = _labelled(widgets.Text, 38, 132, description="label", value=pool.label,
                           placeholder="key=value", continuous_update=False)
