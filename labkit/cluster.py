@@ -42,6 +42,7 @@ class Cluster:
     """
 
     def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
+        from labkit.controllers.garbagecollector import GarbageCollector
         from labkit.node.kubelet import Kubelets
         from labkit.scheduler.profile import default_profile, profile_from_config
         from labkit.scheduler.scheduler import Scheduler
@@ -55,6 +56,8 @@ class Cluster:
         self.recorder = EventRecorder(self.api, clock)
         profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
         self.scheduler = Scheduler(self.env, self.api, self.recorder, profile)
+        # kube-controller-manager
+        self.garbage_collector = GarbageCollector(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")
                                  ) if kubelets else None
         self._pools: dict[str, int] = {}
