@@ -179,14 +179,15 @@ class ExplanationView:
         ties = set(e.ties)
         scored_any = e.result.totals is not None
         nobr = "white-space:nowrap"
-        cell = "padding:2px 6px;text-align:right"
-        header = [f"<th style='text-align:left;{nobr}'>node</th>",
-                  "<th style='padding:2px 6px'>total</th>",
-                  "<th style='text-align:left;padding:2px 6px'>filter</th>"]
+        cell = "padding:1px 4px;text-align:right"
+        th = "padding:2px 4px;line-height:1.15;vertical-align:bottom"
+        header = [f"<th style='text-align:left;{nobr};{th}'>node</th>",
+                  f"<th style='{th}'>total</th>",
+                  f"<th style='text-align:left;{th}'>filter</th>"]
         for name in self.plugins:
             title = _break_camel(name)
             note = "skipped" if name in skipped else f"&times;{weights[name]}"
-            header.append(f"<th style='padding:2px 6px;font-weight:normal' title='{html.escape(name)}'>"
+            header.append(f"<th style='{th};font-weight:normal' title='{html.escape(name)}'>"
                           f"<b>{title}</b><br><small>{note}</small></th>")
         rows, hidden = self._rows(df)
         body = []
@@ -204,7 +205,7 @@ class ExplanationView:
             label = html.escape(self._label(node))
             cells = [f"<td style='{nobr}' title='{html.escape(str(node))}'>{mark}{label}</td>",
                      f"<td style='{cell}'>{total}</td>",
-                     f"<td style='padding:2px 6px;min-width:15em;max-width:24em'>{html.escape(reason)}</td>"]
+                     f"<td style='padding:2px 6px;min-width:12em;max-width:20em'>{html.escape(reason)}</td>"]
             for name in self.plugins:
                 v = row[name]
                 cells.append(f"<td style='{cell}'>{'' if np.isnan(v) else int(v)}</td>")
@@ -228,7 +229,7 @@ class ExplanationView:
             legend.append("no scores: one feasible node needs no ranking")
         weights_line = (f"<p style='margin:0 0 4px 0'><small>total = {formula} (each score 0&ndash;100)"
                         "</small></p>") if scored_any else ""
-        return ("<div style='font-size:13px'>"
+        return ("<div style='font-size:12px'>"
                 f"<p style='margin:0 0 4px 0'>{self._headline()}</p>" + weights_line
                 + "<table style='border-collapse:collapse'>"
                 f"<thead><tr>{''.join(header)}</tr></thead><tbody>{''.join(body)}</tbody></table>"
