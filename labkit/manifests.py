@@ -55,7 +55,7 @@ def load_documents(source: Any) -> list[dict[str, Any]]:
             raise ManifestError("", str(source), "no such manifest file")
         if path.stat().st_size > MAX_BYTES:
             raise ManifestError("", str(path), _TOO_LARGE)
-        docs = _parse_yaml(path.read_text(encoding="utf-8"))
+        docs = _parse_yaml(_decode_utf8(path.read_bytes(), str(path)))
     elif isinstance(source, str):
         if len(source.encode("utf-8", "replace")) > MAX_BYTES:
             raise ManifestError("", f"<{len(source)} characters>", _TOO_LARGE)
@@ -110,6 +110,21 @@ _TOO_LARGE = (f"Request entity too large: limit is {MAX_BYTES} (the API server r
 #: YAML/JSON names for the Python types a decoder produces (a learner wrote YAML, not Python).
 _TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list",
                dict: "mapping", type(None): "null"}
+
+
+def _decode_utf8(data: bytes, value: str) -> str:
+    """The text of a manifest file, which the lab reads as UTF-8 only.
+
+    A file saved in another encoding (Latin-1, Windows-1252, UTF-16 from some editors) or a
+    binary file is a :class:`ManifestError` naming the first byte that is not UTF-8 (and its
+    offset, so a hex dump finds it), never a ``UnicodeDecodeError``.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ManifestError("", value, f"the file is not UTF-8 text{hint} (byte 0x{data[e.start]:02x} at "
+                            f"offset {e.start}): save it as UTF-8") from None
 
 
 def _type_name(value: Any) -> str:

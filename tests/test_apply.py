@@ -253,6 +253,27 @@ def test_service_defaults(c: labkit.Cluster) -> None:
     assert svc["status"] == {"loadBalancer": {}}
 
 
+@pytest.mark.parametrize("protocol", ["TCP", "UDP", "SCTP"])
+def test_service_and_container_ports_accept_each_supported_protocol(c: labkit.Cluster, protocol: str) -> None:
+    """validation.go's supportedPortProtocols: TCP, UDP and SCTP are the transports a port may name."""
+    svc = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+                   "spec": {"selector": {"app": "dns"}, "ports": [{"port": 53, "protocol": protocol}]}})[0]
+    assert svc["spec"]["ports"][0]["protocol"] == protocol
+    pod = c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dns"},
+                   "spec": {"containers": [{"name": "dns", "image": "coredns/coredns:1.12.0",
+                                            "ports": [{"containerPort": 53, "protocol": protocol}]}]}})[0]
+    assert pod["spec"]["containers"][0]["ports"][0]["protocol"] == protocol
+
+
+def test_service_may_serve_one_port_number_over_tcp_and_udp(c: labkit.Cluster) -> None:
+    """Duplicates are (port, protocol) pairs: DNS's 53/TCP and 53/UDP are two ports."""
+    svc = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+                   "spec": {"selector": {"app": "dns"}, "ports": [
+                       {"name": "dns", "port": 53, "protocol": "UDP"},
+                       {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}})[0]
+    assert [p["protocol"] for p in svc["spec"]["ports"]] == ["UDP", "TCP"]
+
+
 def test_node_port_service_gets_external_traffic_policy(c: labkit.Cluster) -> None:
     svc = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                    "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80}]}})[0]

@@ -286,6 +286,20 @@ CASES = [
     Case("node_port_outside_range_is_refused", service([{"port": 80, "nodePort": 80}], type="NodePort"),
          "spec.ports[0].nodePort", "The range of valid ports is 30000-32767"),
     Case("service_without_ports_is_refused", service([]), "spec.ports", "Required value"),
+    # validation.go: supportedPortProtocols (validateServicePort, validateContainerPorts)
+    Case("service_port_protocol_http_is_refused", service([{"port": 80, "protocol": "HTTP"}]),
+         "spec.ports[0].protocol", 'Unsupported value: supported values: "SCTP", "TCP", "UDP"'),
+    Case("service_port_protocol_in_lower_case_is_refused", service([{"port": 53, "protocol": "udp"}]),
+         "spec.ports[0].protocol", 'write "UDP"'),
+    Case("container_port_protocol_http_is_refused",
+         pod(container(ports=[{"containerPort": 80, "protocol": "HTTP"}])),
+         "spec.containers[0].ports[0].protocol", 'Unsupported value: supported values: "SCTP", "TCP", "UDP"'),
+    Case("deployment_template_container_port_protocol_is_checked",
+         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+          "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+              "metadata": {"labels": {"app": "web"}},
+              "spec": {"containers": [container(ports=[{"containerPort": 80, "protocol": "GRPC"}])]}}}},
+         "spec.template.spec.containers[0].ports[0].protocol", "GRPC is an application protocol"),
     Case("system_priority_class_name_is_refused",
          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "system-web"},
           "value": 5}, "metadata.name", "'system-' prefix are reserved"),
@@ -405,6 +419,46 @@ def test_refused_apply_leaves_nothing_for_the_scheduler() -> None:
     c.run()
     assert snapshot(c) == before
     assert c.list("Pod") == []
+
+
+@pytest.mark.parametrize(("data", "byte", "offset"), [
+    pytest.param("name: caf\u00e9\n".encode("latin-1"), 0xE9, 9, id="latin-1"),
+    pytest.param(POD_YAML.encode("utf-16"), 0xFF, 0, id="utf-16"),
+    pytest.param(b"\x89PNG\r\n\x1a\n", 0x89, 0, id="binary"),
+])
+def test_manifest_file_that_is_not_utf8_is_a_manifest_error(tmp_path, data: bytes, byte: int,
+                                                            offset: int) -> None:
+    """A file in another encoding is refused as a ManifestError naming the file and the first bad
+    byte, never a UnicodeDecodeError, and the cluster is unchanged."""
+    path = tmp_path / "web.yaml"
+    path.write_bytes(data)
+    for source in (path, str(path)):
+        err = refused(labkit.Cluster(seed=0), source)
+        assert err.path == ""
+        assert err.value == str(path)
+        assert "the file is not UTF-8 text" in err.reason
+        assert f"byte 0x{byte:02x} at offset {offset}" in err.reason
+        assert err.reason.endswith("save it as UTF-8")
+
+
+def test_non_utf8_file_after_a_valid_pod_in_one_list_leaves_the_cluster_unchanged(tmp_path) -> None:
+    """Loading fails before anything is stored, so a valid document earlier in the same call is not kept."""
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(POD_YAML.replace("nginx", "ngi\u00f1x").encode("cp1252"))
+    c = labkit.Cluster(seed=0)
+    c.apply(pod(name="kept"))
+    refused(c, path)
+    assert [p["metadata"]["name"] for p in c.list("Pod")] == ["kept"]
+
+
+def test_utf8_file_with_non_ascii_text_is_accepted(tmp_path) -> None:
+    """UTF-8 itself (with a byte order mark or without) still loads, non-ASCII characters included."""
+    manifest = POD_YAML.replace("name: web\nspec", "name: web\n  annotations: {note: caf\u00e9}\nspec")
+    for i, data in enumerate((manifest.encode("utf-8"), manifest.encode("utf-8-sig"))):
+        path = tmp_path / f"web-{i}.yaml"
+        path.write_bytes(data)
+        (obj,) = labkit.Cluster(seed=0).apply(path)
+        assert obj["metadata"]["annotations"] == {"note": "caf\u00e9"}
 
 
 def test_missing_manifest_file_is_refused() -> None:

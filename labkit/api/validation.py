@@ -153,6 +153,7 @@ def _validate_container(c: dict[str, Any], path: str, names: dict[str, str], ini
                                     "Invalid value: must be between 1 and 65535, inclusive")
         if "containerPort" not in port:
             raise ManifestError(f"{pp}.containerPort", None, "Required value")
+        _check_protocol(port.get("protocol"), f"{pp}.protocol")
         pname = port.get("name")
         if pname is not None:
             _check_port_name(pname, f"{pp}.name")
@@ -164,6 +165,27 @@ def _validate_container(c: dict[str, Any], path: str, names: dict[str, str], ini
         raise ManifestError(f"{path}.restartPolicy", policy,
                             'Unsupported value: only init containers may set restartPolicy, to "Always"'
                             if not init else 'Unsupported value: supported values: "Always"')
+
+
+# validation.go: supportedPortProtocols, checked by validateContainerPorts and validateServicePort.
+_PORT_PROTOCOLS = ("SCTP", "TCP", "UDP")
+#: Application protocols learners write where the transport belongs.
+_APP_PROTOCOLS = {"HTTP", "HTTPS", "HTTP2", "H2C", "GRPC", "WS", "WSS", "TLS"}
+
+
+def _check_protocol(proto: Any, path: str, service: bool = False) -> None:
+    """A port's ``protocol`` is the transport: TCP, UDP or SCTP, in capitals (unset defaults to TCP)."""
+    if proto is None or proto == "" or proto in _PORT_PROTOCOLS:
+        return  # SetDefaults_ContainerPort / SetDefaults_ServicePort: empty becomes TCP
+    hint = ""
+    if isinstance(proto, str) and proto.upper() in _PORT_PROTOCOLS:
+        hint = f' (protocols are case-sensitive: write "{proto.upper()}")'
+    elif isinstance(proto, str) and proto.upper() in _APP_PROTOCOLS:
+        also = f", and name the application protocol in appProtocol: {proto.lower()}" if service else ""
+        hint = f" ({proto} is an application protocol carried over TCP: leave protocol unset or write TCP" \
+            f"{also})"
+    raise ManifestError(path, proto, "Unsupported value: supported values: "
+                        + ", ".join(f'"{p}"' for p in _PORT_PROTOCOLS) + hint)
 
 
 def _check_port_name(name: str, path: str) -> None:
@@ -431,7 +453,8 @@ def _service(doc: dict[str, Any]) -> None:
         num = port.get("port")
         if num is None or not 1 <= num <= 65535:
             raise ManifestError(f"{p}.port", num, "Invalid value: must be between 1 and 65535, inclusive")
-        proto = port.get("protocol", "TCP")
+        _check_protocol(port.get("protocol"), f"{p}.protocol", service=True)
+        proto = port.get("protocol") or "TCP"
         if (num, proto) in seen:
             raise ManifestError(f"{p}", {"port": num, "protocol": proto}, "Duplicate value")
         seen.add((num, proto))
