@@ -15,17 +15,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes.utils import parse_quantity
 
+import labkit
 import labkit.cloud
 from labkit.cloud import ecs
 from labkit.cloud.ecs import (
+    MAX_NODES_PER_POOL_ZONE,
+    MAX_POOL_ZONES,
+    _pool_node_ip,
     allocatable,
     instance_type,
     instance_types,
     max_pods,
     node_manifest,
+    nodepool_id,
     pool_nodes,
     region_of,
     reserved,
+    short_node_label,
     zones,
 )
 from labkit.errors import ManifestError
@@ -292,6 +298,73 @@ def test_pools_with_different_indexes_never_share_a_node_name():
     a = pool_nodes("pool-a", "ecs.g7.xlarge", 4, ["cn-hangzhou-h"], pool_index=0)
     b = pool_nodes("pool-b", "ecs.g7.xlarge", 4, ["cn-hangzhou-h"], pool_index=1)
     assert not {n["metadata"]["name"] for n in a} & {n["metadata"]["name"] for n in b}
+
+
+def test_a_pool_of_up_to_254_nodes_per_zone_keeps_the_names_of_its_own_slash_24s():
+    """The first 254 nodes of each zone are 10.<pool>.<zone position>.<n>, the names notebooks use."""
+    three = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
+    nodes = pool_nodes("pool-a", "ecs.g7.xlarge", 3 * 254, three, pool_index=2)
+    expected = [f"cn-hangzhou.10.2.{i % 3}.{i // 3 + 1}" for i in range(3 * 254)]
+    assert [n["metadata"]["name"] for n in nodes] == expected
+    assert nodes[0]["metadata"]["name"] == "cn-hangzhou.10.2.0.1"
+    assert nodes[-1]["metadata"]["name"] == "cn-hangzhou.10.2.2.254"
+
+
+def test_the_255th_node_of_a_zone_continues_sixteen_slash_24s_up():
+    """Zone position z uses the third octets z, z + 16, z + 32, ...: the 255th node of the first of
+    three zones is 10.2.16.1, and the second zone's 255th is 10.2.17.1 (the docstring's example)."""
+    three = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
+    nodes = pool_nodes("pool-a", "ecs.g7.xlarge", 3 * 254 + 5, three, pool_index=2)
+    names = [n["metadata"]["name"] for n in nodes[3 * 254:]]
+    assert names == ["cn-hangzhou.10.2.16.1", "cn-hangzhou.10.2.17.1", "cn-hangzhou.10.2.18.1",
+                     "cn-hangzhou.10.2.16.2", "cn-hangzhou.10.2.17.2"]
+    assert nodes[3 * 254]["metadata"]["labels"]["topology.kubernetes.io/zone"] == "cn-hangzhou-h"
+    assert nodes[3 * 254]["status"]["addresses"][0] == {"address": "10.2.16.1", "type": "InternalIP"}
+
+
+def test_every_pool_zone_and_host_has_its_own_address_up_to_the_limits():
+    """All 16 zone positions x 4,064 hosts of a pool give distinct IPs in 10.<pool>.0.0/16, none
+    ending in .0 or .255, so no two zones of a pool (and no two pools) can ever collide."""
+    hosts = range(1, MAX_NODES_PER_POOL_ZONE + 1)
+    ips = {_pool_node_ip(7, z, h) for z in range(MAX_POOL_ZONES) for h in hosts}
+    assert len(ips) == MAX_POOL_ZONES * MAX_NODES_PER_POOL_ZONE == 65_024
+    octets = [tuple(map(int, ip.split("."))) for ip in ips]
+    assert {o[:2] for o in octets} == {(10, 7)}
+    assert all(0 <= o[2] <= 255 and 1 <= o[3] <= 254 for o in octets)
+
+
+def test_a_5000_node_cluster_from_4_pools_of_1250_nodes_over_3_zones_has_distinct_names_and_ips():
+    """ACK pools hold far more than 254 nodes a zone: 4 pools x 1,250 nodes build a 5,000-node
+    cluster, every node with its own name, InternalIP and short explain label."""
+    c = labkit.Cluster(seed=0)
+    three = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
+    for p in range(4):
+        c.add_node_pool(f"pool-{p}", "ecs.g7.xlarge", 1250, zones=three)
+    nodes = c.list("Node")
+    names = {n["metadata"]["name"] for n in nodes}
+    ips = {a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP"}
+    assert len(nodes) == len(names) == len(ips) == 5000
+    assert all(name.startswith("cn-hangzhou.10.") for name in names)
+    # The first node, a small-pool name notebooks use, and the last (zone i's 417th node of pool-3).
+    assert {"cn-hangzhou.10.0.0.1", "cn-hangzhou.10.2.1.1", "cn-hangzhou.10.3.17.163"} <= names
+    pools = {nodepool_id(f"pool-{p}"): f"pool-{p}" for p in range(4)}
+    labels = {short_node_label(n, pools) for n in nodes}
+    assert len(labels) == 5000
+    assert "pool-1 · i · 10.1.17.1" in labels
+
+
+def test_more_than_4064_nodes_in_one_zone_of_a_pool_is_a_clear_error():
+    with pytest.raises(ManifestError, match="at most 4,064 nodes per zone fit one node pool") as caught:
+        pool_nodes("pool-a", "ecs.g7.xlarge", 1, ["cn-hangzhou-h"], start_index=MAX_NODES_PER_POOL_ZONE)
+    assert caught.value.path == "count" and caught.value.value == MAX_NODES_PER_POOL_ZONE + 1
+    assert len(pool_nodes("pool-a", "ecs.g7.xlarge", 1, ["cn-hangzhou-h"],
+                          start_index=MAX_NODES_PER_POOL_ZONE - 1)) == 1
+
+
+def test_a_pool_over_more_than_16_zones_is_refused():
+    with pytest.raises(ManifestError, match="at most 16 zones") as caught:
+        pool_nodes("pool-a", "ecs.g7.xlarge", 1, HANGZHOU * 4)
+    assert caught.value.path == "zones"
 
 
 def test_a_pool_cannot_span_regions():

@@ -36,6 +36,8 @@ __all__ = [
     "DEFAULT_FLANNEL_PODS_PER_NODE",
     "DEFAULT_KUBELET_VERSION",
     "InstanceType",
+    "MAX_NODES_PER_POOL_ZONE",
+    "MAX_POOL_ZONES",
     "allocatable",
     "instance_type",
     "instance_types",
@@ -591,6 +593,18 @@ def short_node_label(node: Mapping[str, Any], pool_names: Mapping[str, str]) -> 
     return " · ".join(part for part in (pool, zone, ip) if part)
 
 
+#: Zones one node pool may span: zone position ``z`` uses the third octets ``z, z + 16, ...``.
+MAX_POOL_ZONES = 16
+#: Nodes of one pool in one zone: 16 blocks (third octets ``z`` to ``z + 240``) of 254 hosts.
+MAX_NODES_PER_POOL_ZONE = 16 * 254
+
+
+def _pool_node_ip(pool_index: int, position: int, host: int) -> str:
+    """Private IP of a pool's ``host``-th node (from 1) in the zone at ``position`` (see pool_nodes)."""
+    block, n = divmod(host - 1, 254)
+    return f"10.{pool_index}.{position + MAX_POOL_ZONES * block}.{n + 1}"
+
+
 def pool_nodes(
     pool_name: str,
     instance_type: str | InstanceType,
@@ -610,12 +624,19 @@ def pool_nodes(
     """The Nodes of one ACK node pool: ``count`` nodes from index ``start_index`` on.
 
     Nodes are named as ACK names them, ``<region>.<private IP>``. The IP is deterministic and
-    readable: ``10.<pool_index>.<zone position>.<n>``, where the zone position is the zone's place
-    in ``zones`` and ``n`` counts that pool's nodes in that zone from 1. Node ``i`` goes to
-    ``zones[i % len(zones)]`` (round-robin in the order given), so scaling a pool up by calling
-    again with ``start_index`` equal to the old size continues the same pattern. Each node carries
-    the pool label ``alibabacloud.com/nodepool-id`` and, if ``cluster_id`` is given, ACK's
-    cluster label ``ack.aliyun.com``.
+    readable: ``10.<pool_index>.<zone position>.<n>`` for a zone's first 254 nodes, where the
+    zone position is the zone's place in ``zones`` and ``n`` counts that pool's nodes in that
+    zone from 1. Node ``i`` goes to ``zones[i % len(zones)]`` (round-robin in the order given),
+    so scaling a pool up by calling again with ``start_index`` equal to the old size continues
+    the same pattern. Each node carries the pool label ``alibabacloud.com/nodepool-id`` and, if
+    ``cluster_id`` is given, ACK's cluster label ``ack.aliyun.com``.
+
+    Larger pools: a zone's next 254 nodes continue in ``10.<pool_index>.<z + 16>.1-254``, then
+    ``<z + 32>``, ... up to ``<z + 240>``; the third octet is ``z + 16 * ((n - 1) // 254)`` and
+    the last one ``(n - 1) % 254 + 1``. So a pool spans at most :data:`MAX_POOL_ZONES` (16)
+    zones and holds at most :data:`MAX_NODES_PER_POOL_ZONE` (16 * 254 = 4,064) nodes per zone,
+    and no two zones or pools ever share an address (pool ``p`` owns ``10.p.0.0/16``). For
+    example, node 763 of a three-zone pool 2 (the 255th in its first zone) is ``10.2.16.1``.
 
     Parameters
     ----------
@@ -625,8 +646,9 @@ def pool_nodes(
     Raises
     ------
     ManifestError
-        Bad counts or indexes, no zones, zones from more than one region (an ACK cluster lives in
-        one region), or anything :func:`node_manifest` refuses.
+        Bad counts or indexes, no zones or more than 16, zones from more than one region (an ACK
+        cluster lives in one region), more than 4,064 nodes in one zone, or anything
+        :func:`node_manifest` refuses.
     """
     if count < 0:
         raise ManifestError("count", count, "a node pool cannot have a negative number of nodes")
@@ -636,6 +658,9 @@ def pool_nodes(
         raise ManifestError("pool_index", pool_index, "a pool index must be between 0 and 255")
     if not zones:
         raise ManifestError("zones", list(zones), "a node pool needs at least one zone")
+    if len(zones) > MAX_POOL_ZONES:
+        raise ManifestError("zones", list(zones), f"a node pool spans at most {MAX_POOL_ZONES} zones (its "
+                            f"addresses give each zone every {MAX_POOL_ZONES}th /24 of the pool's /16)")
     regions = {region_of(zone) for zone in zones}
     if len(regions) > 1:
         raise ManifestError("zones", list(zones), "all zones of a node pool must be in one region")
@@ -647,9 +672,14 @@ def pool_nodes(
     nodes = []
     for i in range(start_index, start_index + count):
         position, host = i % len(zones), i // len(zones) + 1
-        if host > 254:
-            raise ManifestError("count", start_index + count, "at most 254 nodes per zone fit one pool's /24")
-        name = f"{region}.10.{pool_index}.{position}.{host}"
+        if host > MAX_NODES_PER_POOL_ZONE:
+            raise ManifestError(
+                "count", start_index + count,
+                f"at most {MAX_NODES_PER_POOL_ZONE:,} nodes per zone fit one node pool (the pool's /16 "
+                f"gives each zone {MAX_NODES_PER_POOL_ZONE // 254} blocks of 254 addresses): spread it "
+                f"over more zones, or add another node pool",
+            )
+        name = f"{region}.{_pool_node_ip(pool_index, position, host)}"
         nodes.append(
             node_manifest(
                 name,
