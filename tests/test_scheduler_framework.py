@@ -173,6 +173,96 @@ def test_exactly_one_feasible_node_skips_scoring() -> None:
     assert not full["total"].isna().any()
 
 
+# -- the teaching view when nothing is feasible -------------------------------------------------
+def bound(manifest: dict[str, Any], node_name: str) -> dict[str, Any]:
+    return {**manifest, "spec": {**manifest["spec"], "nodeName": node_name}}
+
+
+def least_allocated_exceeded() -> labkit.Cluster:
+    """Upstream's LeastAllocated case "requested resources exceed node capacity"
+    (noderesources/least_allocated_test.go): two 4-CPU nodes with 3 CPUs taken, a 3-CPU pod."""
+    c = labkit.Cluster(seed=0)
+    c.apply([node("node1", cpu="4", memory="10000"), node("node2", cpu="4", memory="10000")])
+    c.apply([bound(pod("e1", cpu="3", memory="0"), "node1"),
+             bound(pod("e2", cpu="3", memory="5000"), "node2")])
+    c.apply(pod("big", cpu="3", memory="0"))
+    c.run()
+    return c
+
+
+def test_all_nodes_view_scores_every_node_when_none_is_feasible() -> None:
+    """explain(all_nodes=True) shows every score plugin on every node even when every node is filtered
+    out, with upstream's scores for the case (node1 50, node2 25), and still chooses nothing."""
+    c = least_allocated_exceeded()
+    ex = c.explain("big", all_nodes=True)
+    frame = ex.frame()
+    assert list(frame["filter"]) == ["Insufficient cpu", "Insufficient cpu"]
+    assert frame["NodeResourcesFit"].to_dict() == {"node1": 50, "node2": 25}
+    assert not frame["total"].isna().any()
+    assert ex.chosen is None and ex.ties == []
+    assert ex.result.chosen is None and list(ex.result.ties) == [] and len(ex.result.feasible) == 0
+
+
+def test_all_nodes_view_keeps_the_failed_scheduling_message() -> None:
+    """Scoring for the teaching view changes no verdict: the message is the real cycle's, word for word."""
+    c = least_allocated_exceeded()
+    message = c.get("Pod", "big")["status"]["conditions"][0]["message"]
+    assert message.startswith("0/2 nodes are available: 2 Insufficient cpu.")
+    assert c.explain("big").message == message
+    assert c.explain("big", all_nodes=True).message == message
+    assert c.explain(pod("big", cpu="3", memory="0"), all_nodes=True).message == message
+
+
+def test_recorded_cycle_of_an_unschedulable_pod_still_has_no_scores() -> None:
+    """The real cycle stops before Score when nothing is feasible, so explain(pod) shows no scores."""
+    c = least_allocated_exceeded()
+    frame = c.explain("big").frame()
+    assert frame.drop(columns="filter").isna().all().all()
+
+
+def test_all_nodes_view_scores_every_node_after_a_prefilter_rejection() -> None:
+    """Also when PreFilter rejects the pod outright (a missing PVC) or leaves no node to filter
+    (a node-name affinity to no node), the teaching view scores every node and chooses none."""
+    c = labkit.Cluster(seed=0)
+    c.apply([node("node1"), node("node2"), node("node3")])
+    missing = {"name": "d", "persistentVolumeClaim": {"claimName": "missing"}}
+    claims = pod("claims", cpu="100m", volumes=[missing])
+    ghost = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["ghost"]}]}]}}}
+    c.apply([claims, pod("pinned", cpu="100m", affinity=ghost)])
+    c.run()
+    for name, reason in (("claims", 'persistentvolumeclaim "missing" not found'),
+                         ("pinned", "node(s) didn't satisfy plugin(s) [NodeAffinity]")):
+        ex = c.explain(name, all_nodes=True)
+        frame = ex.frame()
+        assert list(frame["filter"]) == [reason] * 3
+        assert not frame[["NodeResourcesFit", "total"]].isna().any().any()
+        assert ex.chosen is None and ex.ties == []
+        assert c.explain(name).frame().drop(columns="filter").isna().all().all()
+
+
+def test_all_nodes_view_scores_nodes_outside_the_prefilter_subset() -> None:
+    """A pod pinned to one node by name: the real cycle neither filters nor scores the others, the
+    teaching view scores them all and still chooses the pinned node."""
+    c = labkit.Cluster(seed=0)
+    c.apply([node("node1"), node("node2"), node("node3")])
+    to_node2 = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node2"]}]}]}}}
+    c.apply(pod("one", cpu="100m", affinity=to_node2))
+    c.run()
+    ex = c.explain("one", all_nodes=True)
+    assert not ex.frame()["total"].isna().any()
+    assert ex.chosen == "node2" and ex.ties == ["node2"]
+
+
+def test_normal_cycle_scores_only_feasible_nodes() -> None:
+    """Outside the teaching view nothing changed: only feasible nodes are scored."""
+    table = table_of(node("a"), node("b", taints=TAINT), node("c"))
+    result = cycle(ScheduleAlgorithm(default_profile()), table, pod("web", cpu="100m"))
+    assert sorted(result.scored_rows) == [0, 2]
+    assert result.chosen in (0, 2)
+
+
 # -- queue -------------------------------------------------------------------------------------
 def priority_class(name: str, value: int) -> dict[str, Any]:
     return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},

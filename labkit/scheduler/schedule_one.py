@@ -195,7 +195,15 @@ class ScheduleAlgorithm:
         return hit[1][nodes]
 
     def schedule(self, ctx: CycleContext, *, all_nodes: bool = False, dry_run: bool = False) -> CycleResult:
-        """Run one cycle for ``ctx.pod`` (``all_nodes``: the teaching view that scores every node)."""
+        """Run one cycle for ``ctx.pod``.
+
+        ``all_nodes`` is the teaching view: every node is filtered, and every score plugin runs on
+        every node of the snapshot, including the ones a filter (or PreFilter) rejected, and also
+        when no node is feasible at all (upstream's NodeResourcesFit LeastAllocated test "requested
+        resources exceed node capacity" scores exactly that case). ``chosen`` is then still picked
+        among the feasible nodes only: ``None``, with no ties, when there are none; the filter
+        verdicts, and so the FailedScheduling message, are those of the real cycle.
+        """
         t = ctx.table
         n = t.n
         res = CycleResult(pod=ctx.pod.key, num_nodes=n, node_names=t.names_snapshot(),
@@ -219,6 +227,8 @@ class ScheduleAlgorithm:
                 unresolvable = pf.code == Code.UnschedulableAndUnresolvable
                 res.filters = [(plugin.name, [Rejection(pf.reject, np.ones(n, dtype=bool), unresolvable)])]
                 res.first[:] = 0
+                if all_nodes:
+                    self._score_all_nodes(ctx, res)
                 return res
             if pf.node_names is not None:
                 mask = np.array([nm in pf.node_names for nm in t.names], dtype=bool)
@@ -235,6 +245,8 @@ class ScheduleAlgorithm:
             order = order[allowed[order]]
         m = len(order)
         if m == 0:
+            if all_nodes:
+                self._score_all_nodes(ctx, res)
             return res
         to_find = m if all_nodes else num_feasible_nodes_to_find(m, self.profile.percentage_of_nodes_to_score)
         if not self.profile.score_plugins and not all_nodes:
@@ -260,28 +272,17 @@ class ScheduleAlgorithm:
         res.first[evaluated] = first[evaluated]
         res.feasible = feasible
         if len(feasible) == 0:
+            if all_nodes:
+                self._score_all_nodes(ctx, res)
             return res
         if len(feasible) == 1 and not all_nodes:
             res.chosen = int(feasible[0])
             res.ties = [res.chosen]
             return res
         # -- PreScore / Score / NormalizeScore ------------------------------------------
-        scored = np.asarray(order if all_nodes else feasible, dtype=np.int64)
-        totals = np.zeros(len(scored), dtype=np.int64)
-        for plugin in self.profile.score_plugins:
-            if not plugin.pre_score(ctx, scored):
-                res.skipped.append(plugin.name)
-                continue
-            raw = self.raw_scores(plugin, ctx, scored)
-            norm = np.asarray(plugin.normalize(ctx, raw), dtype=np.int64)
-            weight = self.profile.weights[plugin.name]
-            res.scores.append(PluginScores(plugin.name, weight, raw, norm))
-            totals += norm * weight
-        if not self.profile.score_plugins:
-            totals[:] = 1
-        res.totals = totals
+        scored = np.asarray(t.order if all_nodes else feasible, dtype=np.int64)
+        totals = self._score(ctx, res, scored)
         res.feasible = feasible
-        res.scored_rows = scored
         if all_nodes:
             # The teaching view scored every node; the pick is still among the feasible ones,
             # in the order the cycle found them (``feasible`` is in evaluation order).
@@ -295,3 +296,31 @@ class ScheduleAlgorithm:
             res.ties = feasible[np.flatnonzero(feasible_totals == best)]
             res.chosen = int(feasible[heap_root(feasible_totals)])
         return res
+
+    def _score(self, ctx: CycleContext, res: CycleResult, scored: np.ndarray) -> np.ndarray:
+        """PreScore / Score / NormalizeScore over the node rows ``scored``, recorded in ``res``."""
+        totals = np.zeros(len(scored), dtype=np.int64)
+        for plugin in self.profile.score_plugins:
+            if not plugin.pre_score(ctx, scored):
+                res.skipped.append(plugin.name)
+                continue
+            raw = self.raw_scores(plugin, ctx, scored)
+            norm = np.asarray(plugin.normalize(ctx, raw), dtype=np.int64)
+            weight = self.profile.weights[plugin.name]
+            res.scores.append(PluginScores(plugin.name, weight, raw, norm))
+            totals += norm * weight
+        if not self.profile.score_plugins:
+            totals[:] = 1
+        res.totals = totals
+        res.scored_rows = scored
+        return totals
+
+    def _score_all_nodes(self, ctx: CycleContext, res: CycleResult) -> None:
+        """The teaching view when no node is feasible: score every node anyway, choose none.
+
+        The real cycle stops before Score here; the scores show what each plugin would have
+        said, e.g. how LeastAllocated rates a node whose free capacity the pod exceeds.
+        """
+        self._score(ctx, res, np.asarray(ctx.table.order, dtype=np.int64))
+        res.chosen = None
+        res.ties = []
