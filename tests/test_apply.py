@@ -414,3 +414,24 @@ def test_delete_pending_pod_removes_it_at_once(c: labkit.Cluster) -> None:
         c.get("Pod", "web")
     with pytest.raises(KeyError, match='pods "web" not found'):
         c.delete("Pod", "web")
+
+
+def test_reapplying_a_node_manifest_keeps_the_images_its_kubelet_recorded():
+    c = labkit.Cluster(seed=0)
+    (node,) = c.add_node_pool("pool", "ecs.g7.xlarge", 1, zones=["cn-hangzhou-h"])
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+             "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}})
+    c.run()
+    recorded = c.get("Node", node["metadata"]["name"], namespace=None)["status"]["images"]
+    assert recorded
+    node["metadata"]["labels"]["team"] = "web"
+    c.apply(node)
+    again = c.get("Node", node["metadata"]["name"], namespace=None)
+    assert again["metadata"]["labels"]["team"] == "web" and again["status"]["images"] == recorded
+
+
+def test_an_empty_port_protocol_is_stored_as_tcp():
+    c = labkit.Cluster(seed=0)
+    (svc,) = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                      "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "protocol": ""}]}})
+    assert svc["spec"]["ports"][0]["protocol"] == "TCP"

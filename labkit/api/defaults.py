@@ -48,7 +48,8 @@ def _container_defaults(c: dict[str, Any]) -> None:
         for name, value in limits.items():
             requests.setdefault(name, value)
     for port in c.get("ports") or []:
-        port.setdefault("protocol", "TCP")
+        if not port.get("protocol"):
+            port["protocol"] = "TCP"  # SetDefaults_ServicePort / SetDefaults_ContainerPort: "" means TCP
 
 
 def qos_class(spec: dict[str, Any]) -> str:
@@ -180,7 +181,8 @@ def _service(doc: dict[str, Any], lookup: Lookup) -> None:
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
     for port in spec.get("ports") or []:
-        port.setdefault("protocol", "TCP")
+        if not port.get("protocol"):
+            port["protocol"] = "TCP"  # SetDefaults_ServicePort / SetDefaults_ContainerPort: "" means TCP
         port.setdefault("targetPort", port.get("port"))
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")

@@ -448,7 +448,7 @@ def test_notebook_runs_and_widget_responds_in_jupyterlab(notebook, lab, browser,
         # Opening a notebook must not mark it modified (its metadata is what the kernel writes back),
         # and a panel cell that has not run in this session says so instead of showing a raw repr.
         page.wait_for_timeout(1000)
-        assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, "opening marked the notebook modified"
+        assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, "opening marked it modified"
         shown = page.locator(".jp-Notebook").inner_text()
         assert "run this cell to display it" in shown and "VBox(children" not in shown
 
