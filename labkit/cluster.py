@@ -282,9 +282,9 @@ class Cluster:
 
     # -- notebook display ---------------------------------------------------------------------
     def _repr_html_(self) -> str:
-        from labkit.plots import cluster_html
+        from labkit.views import cluster_html
 
-        return cluster_html(self)
+        return cluster_html(self.api, self.seed, self.now)
 
     def __repr__(self) -> str:
         nodes = sum(1 for _ in self.api.items("Node"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,68 +11,12 @@ if TYPE_CHECKING:
 
     from labkit.cluster import Cluster
 
-__all__ = ["cluster_html", "node_usage", "timeline_figure", "steps_figure", "utilization_heatmap",
+from labkit.views import PALETTE, node_usage
+
+__all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap",
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
            "fragmentation_figure"]
 
-# Okabe-Ito, colour-blind safe.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-
-
-def node_usage(cluster: Cluster) -> list[dict[str, Any]]:
-    """Per node: allocatable and requested cpu (millicores) and memory (bytes), and its pods."""
-    from labkit.api.quantity import resource_amount
-    from labkit.scheduler.podinfo import pod_requests
-
-    pods_by_node: dict[str, list[dict[str, Any]]] = {}
-    for pod in cluster.list("Pod"):
-        node = pod["spec"].get("nodeName")
-        if node:
-            pods_by_node.setdefault(node, []).append(pod)
-    out = []
-    for node in cluster.list("Node"):
-        name = node["metadata"]["name"]
-        alloc = (node.get("status") or {}).get("allocatable") or {}
-        cpu = mem = 0
-        for p in pods_by_node.get(name, []):
-            r = pod_requests(p["spec"])
-            cpu += r.get("cpu", 0)
-            mem += r.get("memory", 0)
-        out.append({
-            "node": name,
-            "zone": node["metadata"].get("labels", {}).get("topology.kubernetes.io/zone", ""),
-            "instance_type": node["metadata"].get("labels", {}).get("node.kubernetes.io/instance-type", ""),
-            "cpu_allocatable_m": resource_amount("cpu", alloc.get("cpu", 0)),
-            "cpu_requested_m": cpu,
-            "memory_allocatable_bytes": resource_amount("memory", alloc.get("memory", 0)),
-            "memory_requested_bytes": mem,
-            "pods": [p["metadata"]["name"] for p in pods_by_node.get(name, [])],
-        })
-    return out
-
-
-def _bar(used: int, total: int, colour: str) -> str:
-    pct = 0 if total <= 0 else min(100, round(100 * used / total))
-    return (f"<div style='width:120px;background:#eee;display:inline-block'>"
-            f"<div style='width:{pct}%;background:{colour};height:10px'></div></div> {pct}%")
-
-
-def cluster_html(cluster: Cluster) -> str:
-    """Nodes with cpu/memory request bars and the pods on each (the cluster's notebook view)."""
-    rows = []
-    for u in node_usage(cluster):
-        pods = ", ".join(html.escape(p) for p in u["pods"][:8]) + (" …" if len(u["pods"]) > 8 else "")
-        rows.append(
-            f"<tr><td>{html.escape(u['node'])}</td><td>{html.escape(u['instance_type'])}</td>"
-            f"<td>{html.escape(u['zone'])}</td>"
-            f"<td>{_bar(u['cpu_requested_m'], u['cpu_allocatable_m'], PALETTE[0])}</td>"
-            f"<td>{_bar(u['memory_requested_bytes'], u['memory_allocatable_bytes'], PALETTE[1])}</td>"
-            f"<td>{len(u['pods'])}: {pods}</td></tr>")
-    pending = [p["metadata"]["name"] for p in cluster.list("Pod") if not p["spec"].get("nodeName")]
-    foot = f"<p>Pending (unscheduled): {', '.join(html.escape(p) for p in pending)}</p>" if pending else ""
-    return (f"<div><b>labkit.Cluster</b> seed={cluster.seed}, t={cluster.now:.3f} s"
-            "<table><tr><th>node</th><th>type</th><th>zone</th><th>cpu requested</th>"
-            f"<th>memory requested</th><th>pods</th></tr>{''.join(rows)}</table>{foot}</div>")
 
 
 #: Marker shapes paired with :data:`PALETTE`, so a reason is told apart by shape as well as colour.

@@ -75,7 +75,7 @@ def test_unrecorded_cluster_plots_its_events_only():
 def test_cluster_html_and_node_usage_still_show_the_pod(cluster):
     usage = plots.node_usage(cluster)
     assert sorted(sum((u["pods"] for u in usage), [])) == ["my-nginx"]
-    assert "my-nginx" in plots.cluster_html(cluster)
+    assert "my-nginx" in cluster._repr_html_()
 
 
 def test_importing_labkit_and_its_panels_does_not_import_matplotlib_or_ipywidgets():
