@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from labkit.api.store import WatchEvent
     from labkit.cluster import Cluster
 
-__all__ = ["PodState", "Step", "Recorder", "record", "steps", "to_frame", "APISERVER", "COMPONENT_ROWS"]
+__all__ = ["PodState", "ReplicaSetState", "Step", "Recorder", "record", "steps", "to_frame", "APISERVER",
+           "COMPONENT_ROWS"]
 
 #: Row name of steps that are writes stored by the API server (etcd) rather than reported Events.
 APISERVER = "kube-apiserver"
@@ -92,6 +93,41 @@ class PodState:
 
 
 @dataclass(frozen=True)
+class ReplicaSetState:
+    """A ReplicaSet as stored at one ``resourceVersion``: the sizes a rollout moves.
+
+    ``owner`` is the name of the Deployment that controls it ("" for a bare ReplicaSet);
+    ``revision`` its ``deployment.kubernetes.io/revision`` annotation.
+    """
+
+    name: str
+    namespace: str
+    uid: str
+    owner: str
+    revision: str
+    desired: int
+    replicas: int
+    ready: int
+    available: int
+    deleting: bool
+
+    @classmethod
+    def of(cls, rs: dict[str, Any]) -> ReplicaSetState:
+        meta = rs["metadata"]
+        status = rs.get("status") or {}
+        owner = next((r["name"] for r in meta.get("ownerReferences") or []
+                      if r.get("kind") == "Deployment" and r.get("controller")), "")
+        return cls(
+            name=meta["name"], namespace=meta.get("namespace") or "default", uid=meta.get("uid", ""),
+            owner=owner,
+            revision=(meta.get("annotations") or {}).get("deployment.kubernetes.io/revision", ""),
+            desired=int((rs.get("spec") or {}).get("replicas", 1)), replicas=int(status.get("replicas", 0)),
+            ready=int(status.get("readyReplicas", 0)), available=int(status.get("availableReplicas", 0)),
+            deleting=bool(meta.get("deletionTimestamp")),
+        )
+
+
+@dataclass(frozen=True)
 class Step:
     """One line of the timeline: an API write to a Pod, or an Event a component reported.
 
@@ -116,6 +152,8 @@ class Step:
         The store revision this step took ("" in an events-only fallback).
     pod:
         The involved pod as stored at this step, or None (not a pod, or not recorded).
+    replicasets:
+        Every recorded ReplicaSet as stored at this step (the sizes of a rollout), oldest first.
     """
 
     time: float
@@ -126,6 +164,7 @@ class Step:
     message: str
     resource_version: str
     pod: PodState | None
+    replicasets: tuple[ReplicaSetState, ...] = ()
 
 
 class Recorder:
@@ -139,7 +178,11 @@ class Recorder:
         self._pods: dict[str, PodState] = {
             pod["metadata"]["uid"]: PodState.of(pod) for pod in cluster.store.items("Pod")
         }
+        self._replicasets: dict[str, ReplicaSetState] = {
+            rs["metadata"]["uid"]: ReplicaSetState.of(rs) for rs in cluster.store.items("ReplicaSet")
+        }
         cluster.store.watch("Pod", self._on_pod)
+        cluster.store.watch("ReplicaSet", self._on_replicaset)
         cluster.store.watch("Event", self._on_event)
 
     def _now(self) -> float:
@@ -162,7 +205,23 @@ class Recorder:
             self._pods[state.uid] = state
             message = _changes(old if ev.type == "MODIFIED" else None, state)
         self.steps.append(Step(self._now(), APISERVER, APISERVER, ev.type, f"Pod/{state.name}", message,
-                               state.resource_version, state))
+                               state.resource_version, state, self._rs_snapshot()))
+
+    def _rs_snapshot(self) -> tuple[ReplicaSetState, ...]:
+        return tuple(self._replicasets.values())
+
+    def _on_replicaset(self, ev: WatchEvent) -> None:
+        state = ReplicaSetState.of(ev.object)
+        old = self._replicasets.get(state.uid)
+        if ev.type == "DELETED":
+            self._replicasets.pop(state.uid, None)
+            message, rv = "deleted from the store", self._revision()
+        else:
+            self._replicasets[state.uid] = state
+            message, rv = _rs_changes(old if ev.type == "MODIFIED" else None, state), None
+        self.steps.append(Step(self._now(), APISERVER, APISERVER, ev.type, f"ReplicaSet/{state.name}",
+                               message, rv or ev.object["metadata"]["resourceVersion"], None,
+                               self._rs_snapshot()))
 
     def _on_event(self, ev: WatchEvent) -> None:
         if ev.type == "DELETED":
@@ -175,7 +234,8 @@ class Recorder:
             message += f" (x{e['count']})"
         pod = self._pods.get(io.get("uid", "")) if io["kind"] == "Pod" else None
         self.steps.append(Step(self._now(), _BINARY.get(source, source), source, e.get("reason", ""),
-                               f'{io["kind"]}/{io["name"]}', message, e["metadata"]["resourceVersion"], pod))
+                               f'{io["kind"]}/{io["name"]}', message, e["metadata"]["resourceVersion"], pod,
+                               self._rs_snapshot()))
 
 
 _RECORDERS: weakref.WeakKeyDictionary[Cluster, Recorder] = weakref.WeakKeyDictionary()
@@ -205,7 +265,8 @@ def steps(cluster: Cluster, involved: str | None = None) -> list[Step]:
         otherwise only the Events of ``cluster.event_log()``.
     involved:
         Keep only steps about this object: a name (``"my-nginx"``) or ``"Kind/name"``
-        (``"Pod/my-nginx"``), as ``Cluster.events(involved=...)``.
+        (``"Pod/my-nginx"``), as ``Cluster.events(involved=...)``. For ``"Deployment/<name>"``
+        the steps of its ReplicaSets are kept too (their writes and Events): the rollout.
     """
     rec = _RECORDERS.get(cluster)
     if rec is not None:
@@ -214,7 +275,11 @@ def steps(cluster: Cluster, involved: str | None = None) -> list[Step]:
         out = [Step(e["time"], _BINARY.get(e["component"], e["component"]), e["component"], e["reason"],
                     e["object"], e["message"], "", None) for e in cluster.event_log()]
     if involved:
-        out = [s for s in out if involved in (s.object, s.object.split("/", 1)[1])]
+        owned: set[str] = set()
+        if involved.startswith("Deployment/"):
+            deployment = involved.split("/", 1)[1]
+            owned = {f"ReplicaSet/{rs.name}" for s in out for rs in s.replicasets if rs.owner == deployment}
+        out = [s for s in out if involved in (s.object, s.object.split("/", 1)[1]) or s.object in owned]
     return out
 
 
@@ -243,6 +308,21 @@ def _container_state(cs: dict[str, Any]) -> str:
             reason = (state[key] or {}).get("reason")
             return f"{key}: {reason}" if reason else key
     return "unknown"
+
+
+def _rs_changes(old: ReplicaSetState | None, new: ReplicaSetState) -> str:
+    """Which sizes a ReplicaSet write set or changed (``spec.replicas`` and the status counts)."""
+    fields = (("spec.replicas", "desired"), ("status.replicas", "replicas"),
+              ("status.readyReplicas", "ready"), ("status.availableReplicas", "available"))
+    if old is None:
+        return f"created (spec.replicas={new.desired})"
+    parts = [f"{path}={getattr(new, attr)}" for path, attr in fields
+             if getattr(old, attr) != getattr(new, attr)]
+    if new.deleting and not old.deleting:
+        parts.append("metadata.deletionTimestamp set")
+    if new.revision != old.revision:
+        parts.append(f"revision={new.revision}")
+    return "; ".join(parts) or "metadata updated"
 
 
 def _changes(old: PodState | None, new: PodState) -> str:

@@ -107,3 +107,20 @@ def test_recorder_does_not_keep_its_cluster_alive():
     del c
     gc.collect()
     assert ref() is None
+
+
+def test_replicaset_writes_are_steps_with_the_sizes_they_changed():
+    import labkit
+    from labkit import timeline as tl
+
+    c = labkit.Cluster(seed=0, kubelets=False)
+    tl.record(c)
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web"},
+          "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}
+    c.apply(rs)
+    c.patch("ReplicaSet", "web", {"spec": {"replicas": 0}, "metadata": {"labels": {"tier": "web"}}})
+    writes = [s for s in tl.steps(c, "ReplicaSet/web") if s.component == tl.APISERVER]
+    assert writes[0].reason == "ADDED" and writes[0].message == "created (spec.replicas=0)"
+    assert writes[0].replicasets[0].name == "web" and writes[0].replicasets[0].desired == 0

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from labkit.cluster import Cluster
 
-__all__ = ["timeline_stepper", "step_html", "NOT_RECORDED"]
+__all__ = ["timeline_stepper", "step_html", "replicasets_html", "NOT_RECORDED"]
 
 #: Shown when a cluster's timeline was not recorded, so pod states are unknown.
 NOT_RECORDED = ("pod state not recorded: call <code>labkit.timeline.record(c)</code> right after creating "
@@ -49,6 +49,9 @@ def step_html(timeline: list[Step], index: int) -> str:
             f"<b>{html.escape(s.component)}</b> &middot; {html.escape(s.reason)} &middot; "
             f"{html.escape(s.object)}{rv}<br><code>{html.escape(s.message)}</code></p>")
     if s.pod is None:
+        rollout = replicasets_html(s)
+        if rollout:
+            return head + rollout
         return head + (f"<p><i>{NOT_RECORDED}</i></p>" if s.object.startswith("Pod/") else "")
     p = s.pod
     conditions = " ".join(
@@ -68,6 +71,32 @@ def step_html(timeline: list[Step], index: int) -> str:
     table = "".join(f"<tr><td><code>{k}</code></td><td>{v}</td></tr>" for k, v in rows)
     return (head + f"<p>Pod {html.escape(p.namespace)}/{html.escape(p.name)} as stored at this step:</p>"
             f"<table>{table}</table>")
+
+
+def replicasets_html(step: Step) -> str:
+    """The ReplicaSets of the Deployment a step is about, as stored at that step ("" if none).
+
+    One row per ReplicaSet, oldest first: the sizes a rolling update moves (desired is
+    ``spec.replicas``; then the pods it has, how many are ready, how many available).
+    """
+    kind, _, name = step.object.partition("/")
+    if kind == "Deployment":
+        owner = name
+    elif kind == "ReplicaSet":
+        owner = next((rs.owner for rs in step.replicasets if rs.name == name), "")
+    else:
+        return ""
+    rows = [rs for rs in step.replicasets if owner and rs.owner == owner]
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><td><code>{html.escape(rs.name)}</code></td><td>{html.escape(rs.revision)}</td>"
+        f"<td>{rs.desired}</td><td>{rs.replicas}</td><td>{rs.ready}</td><td>{rs.available}</td></tr>"
+        for rs in rows)
+    return (f"<p>ReplicaSets of Deployment {html.escape(owner)} at this step:</p><table>"
+            "<tr><th>ReplicaSet</th><th>revision</th><th>desired</th><th>pods</th><th>ready</th>"
+            "<th>available</th></tr>"
+            f"{body}</table>")
 
 
 def timeline_stepper(cluster: Cluster, involved: str | None = None) -> ipywidgets.VBox:
