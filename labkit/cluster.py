@@ -42,7 +42,9 @@ class Cluster:
     """
 
     def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
+        from labkit.controllers.deployment import DeploymentController
         from labkit.controllers.garbagecollector import GarbageCollector
+        from labkit.controllers.replicaset import ReplicaSetController
         from labkit.node.kubelet import Kubelets
         from labkit.scheduler.profile import default_profile, profile_from_config
         from labkit.scheduler.scheduler import Scheduler
@@ -56,6 +58,10 @@ class Cluster:
         self.recorder = EventRecorder(self.api, clock)
         profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
         self.scheduler = Scheduler(self.env, self.api, self.recorder, profile)
+        # kube-controller-manager: workload controllers (always on, also with hollow nodes)
+        self.replicaset_controller = ReplicaSetController(self.env, self.api, self.recorder,
+                                                          random.Random(f"labkit/{seed}/replicaset"))
+        self.deployment_controller = DeploymentController(self.env, self.api, self.recorder)
         # kube-controller-manager
         self.garbage_collector = GarbageCollector(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")

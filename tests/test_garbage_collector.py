@@ -17,9 +17,11 @@ def replicaset(name: str = "web") -> dict:
 
 
 def owned_pod(name: str, *owners: dict) -> dict:
+    # Not controller references: the ReplicaSet controller neither adopts nor releases these pods
+    # (their labels do not match), so only the collector acts on them.
     refs = [{"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"],
-             "uid": o["metadata"]["uid"], "controller": i == 0, "blockOwnerDeletion": True}
-            for i, o in enumerate(owners)]
+             "uid": o["metadata"]["uid"], "controller": False, "blockOwnerDeletion": True}
+            for o in owners]
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "labels": {"owned": "yes"}, "ownerReferences": refs},
             "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}

@@ -336,7 +336,7 @@ def test_system_default_spreading_follows_the_controlling_replicaset() -> None:
         "kind": "ReplicaSet",
         "metadata": {"name": "web-1"},
         "spec": {
-            "replicas": 0,
+            "replicas": 10,  # the ten bound pods below: the ReplicaSet controller adopts them, keeps them
             "selector": {"matchLabels": {"foo": ""}},
             "template": {
                 "metadata": {"labels": {"foo": ""}},

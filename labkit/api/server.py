@@ -46,6 +46,8 @@ MAX_GENERATED_PREFIX = 58
 STATUS_SUBRESOURCE = frozenset({"Pod", "Node", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet",
                                 "HorizontalPodAutoscaler", "PersistentVolume", "PersistentVolumeClaim",
                                 "Service", "Namespace", "PodDisruptionBudget"})
+#: Kinds whose status strategy takes metadata (annotations) from the request and keeps only spec.
+STATUS_KEEPS_ONLY_SPEC = frozenset({"Deployment", "ReplicaSet"})
 #: Workload kinds whose default ``propagationPolicy`` is Background (``DefaultGarbageCollectionPolicy``).
 BACKGROUND_BY_DEFAULT = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
@@ -326,7 +328,12 @@ class APIServer:
         new = dict(old)
         new["metadata"] = dict(old["metadata"])
         new["status"] = clone(obj.get("status") or {})
-        if new["status"] == old.get("status"):
+        if obj["kind"] in STATUS_KEEPS_ONLY_SPEC and obj["metadata"].get("annotations") is not None:
+            # registry/apps/deployment/strategy.go (deploymentStatusStrategy.PrepareForUpdate) keeps
+            # only spec (and labels) from storage: the deployment controller writes its revision
+            # annotation together with status.
+            new["metadata"]["annotations"] = dict(obj["metadata"]["annotations"])
+        if new["status"] == old.get("status") and new["metadata"] == old["metadata"]:
             return old
         return self.store.replace(new, spec_changed=False)
 

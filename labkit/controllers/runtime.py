@@ -23,10 +23,14 @@ if TYPE_CHECKING:
     from labkit.api.server import APIServer
     from labkit.sim import LabEnvironment
 
-__all__ = ["Controller", "WorkQueue", "BASE_DELAY", "MAX_DELAY"]
+__all__ = ["Controller", "WorkQueue", "SyncError", "BASE_DELAY", "MAX_DELAY"]
 
 BASE_DELAY = 0.005  # ItemExponentialFailureRateLimiter base
 MAX_DELAY = 1000.0  # ... and cap
+
+
+class SyncError(Exception):
+    """A sync that failed for a reason of its own (a pod it could not create): retried with back-off."""
 
 
 class WorkQueue:
@@ -54,12 +58,16 @@ class WorkQueue:
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
 
-    def add_after(self, key: Hashable, delay: float) -> None:
-        """Queue ``key`` after ``delay`` simulated seconds (``delaying_queue.go: AddAfter``)."""
+    def add_after(self, key: Hashable, delay: float, *, daemon: bool = False) -> None:
+        """Queue ``key`` after ``delay`` simulated seconds (``delaying_queue.go: AddAfter``).
+
+        ``daemon=True`` is for a periodic check (a progress deadline) that alone should not
+        keep ``Cluster.run()`` from settling.
+        """
         if delay <= 0:
             self.add(key)
             return
-        timer = self.env.timeout(delay)
+        timer = self.env.daemon_timeout(delay) if daemon else self.env.timeout(delay)
         timer.callbacks.append(lambda _ev: self.add(key))
 
     def add_rate_limited(self, key: Hashable) -> None:
@@ -126,7 +134,7 @@ class Controller:
             try:
                 self.syncs += 1
                 self.sync(key)
-            except (Conflict, NotFound):
+            except (Conflict, NotFound, SyncError):
                 self.queue.add_rate_limited(key)
             else:
                 self.queue.forget(key)
