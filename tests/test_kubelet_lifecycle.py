@@ -106,7 +106,7 @@ def test_pod_is_pending_until_the_scheduler_binds_it() -> None:
 
 
 def test_events_follow_the_upstream_wording_and_order() -> None:
-    """Scheduled, Pulling, Pulled, Created, Started — with the messages kubectl describe shows."""
+    """Scheduled, Pulling, Pulled, Created, Started — with the messages a v1.36 kubectl describe shows."""
     c = one_node_cluster()
     c.apply(POD_FILE)
     c.run()
@@ -117,8 +117,8 @@ def test_events_follow_the_upstream_wording_and_order() -> None:
     assert pulling == 'Pulling image "my-nginx"'
     assert re.fullmatch(rf'Successfully pulled image "my-nginx" in {GO_DURATION} \({GO_DURATION} including '
                         rf"waiting\)\. Image size: {ARTICLE_IMAGE_BYTES} bytes\.", pulled), pulled
-    assert created == "Created container: nginx"
-    assert started == "Started container nginx"
+    assert created == "Container created"  # v1.36 kuberuntime_container.go (older: "Created container: <c>")
+    assert started == "Container started"
     assert [e["source"]["component"] for e in events] == ["default-scheduler"] + ["kubelet"] * 4
     assert all(e["source"]["host"] == NODE for e in events[1:])
     assert all(e["involvedObject"]["fieldPath"] == "spec.containers{nginx}" for e in events[1:])
@@ -260,9 +260,12 @@ def test_deletion_timestamp_precedes_removal_in_the_watch() -> None:
     c.run()
     c.delete("Pod", "my-nginx")
     c.run()
-    tail = history.of("my-nginx")[-2:]
-    assert tail[0][1] == "MODIFIED" and tail[0][2]["metadata"].get("deletionTimestamp")
-    assert tail[1][1] == "DELETED" and tail[1][0] > tail[0][0]
+    versions = history.of("my-nginx")
+    marked = next(v for v in versions if v[2]["metadata"].get("deletionTimestamp"))
+    assert marked[1] == "MODIFIED"
+    assert versions[-1][1] == "DELETED" and versions[-1][0] > marked[0]
+    # The last write before the removal is the kubelet's terminal status (getPhase after SIGTERM: 143).
+    assert versions[-2][1] == "MODIFIED" and versions[-2][2]["status"]["phase"] == "Failed"
 
 
 def test_unschedulable_pod_stays_pending_with_pod_scheduled_false() -> None:

@@ -1,24 +1,41 @@
-"""The kubelet: take a bound pod from Pending through ContainerCreating to Running.
+"""The kubelet: run a bound pod (Pending → ContainerCreating → Running), probe, restart and stop it.
 
 Upstream: ``pkg/kubelet/kubelet.go`` (``SyncPod``), ``pkg/kubelet/kuberuntime``
-(sandbox, then init containers, then containers: pull → create → start),
-``pkg/kubelet/images/image_manager.go`` (pull events) and ``pkg/kubelet/status`` (conditions).
-Times are simulated: a sandbox takes :data:`SANDBOX_SECONDS`, a pull its bytes over the
-node's bandwidth (:mod:`labkit.node.images`), create/start a few tens of milliseconds. Each
-delay carries a little seeded jitter so timelines do not line up artificially.
+(sandbox, then init containers, then containers: pull → create → start; ``computePodActions``
+for restarts), ``pkg/kubelet/images/image_manager.go`` (pull events) and ``pkg/kubelet/status``
+(conditions). Probes live in :mod:`labkit.node.prober`, stopping containers and the
+CrashLoopBackOff delay in :mod:`labkit.node.termination`, conditions and phase in
+:mod:`labkit.node.status`. Times are simulated: a sandbox takes :data:`SANDBOX_SECONDS`, a pull
+its bytes over the node's bandwidth (:mod:`labkit.node.images`), create/start a few tens of
+milliseconds. Each delay carries a little seeded jitter so timelines do not line up artificially.
 
-Simplifications: no probes (a started container is Ready at once), init containers complete
-immediately after starting, and every image can be pulled.
+Simplifications: init containers complete immediately after starting; every image can be
+pulled; the application never exits on its own (only a kill stops it); a pod deleted before
+any container ran is removed without a status write; a later, shorter grace period does not
+cut a running stop short; a crash-looping container waits out its back-off on daemon timeouts
+(``c.run()`` returns while it is in CrashLoopBackOff: run with ``until`` to watch it restart).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.store import WatchEvent, timestamp
 from labkit.node.images import REGISTRY_RTT, image_size, pull_seconds
+from labkit.node.prober import (
+    PROBE_FIELDS,
+    SUCCESS,
+    AppModel,
+    ContainerView,
+    ProbeSpec,
+    ProbeWorker,
+    probe_output,
+)
+from labkit.node.status import containers_ready, pod_phase, set_condition
+from labkit.node.termination import Backoff, stop_container
 from labkit.scheduler.podinfo import normalized_image_name
 
 if TYPE_CHECKING:
@@ -33,7 +50,10 @@ SYNC_SECONDS = 0.05  # watch delay + pod worker start
 SANDBOX_SECONDS = 0.4  # RunPodSandbox with the CNI plugin (illustrative)
 CREATE_SECONDS = 0.05
 START_SECONDS = 0.08
-STOP_SECONDS = 0.3
+STOP_SECONDS = 0.3  # the application's exit after SIGTERM unless labkit.io/sigterm-exit-after says otherwise
+#: pod_workers.go: a sync that failed (CrashLoopBackOff) is retried after ``backOffPeriod``
+#: (kubelet.go, 10 s) jittered by ``workerBackOffPeriodJitterFactor`` (0.5).
+RESYNC_BACKOFF_SECONDS, RESYNC_JITTER = 10.0, 0.5
 
 
 def go_duration(seconds: float) -> str:
@@ -54,6 +74,53 @@ def go_duration(seconds: float) -> str:
     return f"{sec}s"
 
 
+@dataclass(eq=False)
+class _Container:
+    """One regular container as the runtime knows it (the kubelet's view between status writes)."""
+
+    spec: dict[str, Any]
+    probes: dict[str, ProbeWorker] = field(default_factory=dict)
+    id: str = ""
+    image_id: str = ""
+    running: bool = False
+    started_at: float = 0.0
+    terminating: bool = False  # SIGTERM sent
+    finished_at: float = 0.0
+    restarts: int = 0
+    state: dict[str, Any] | None = None
+    last_state: dict[str, Any] | None = None
+    exited: Any = None  # a SimPy event that fires when the current run ends
+
+    @property
+    def started(self) -> bool:
+        """prober_manager.go ``isContainerStarted``: running, and the startup probe (if any) passed."""
+        startup = self.probes.get("startup")
+        return self.running and (startup is None or startup.result == SUCCESS)
+
+    @property
+    def ready(self) -> bool:
+        readiness = self.probes.get("readiness")
+        return self.started and (readiness is None or readiness.result == SUCCESS)
+
+
+@dataclass(eq=False)
+class _Pod:
+    uid: str
+    namespace: str
+    name: str
+    node: str
+    spec: dict[str, Any]
+    app: AppModel
+    containers: dict[str, _Container]
+    pod_ip: str = ""
+    deleting: bool = False
+
+    @property
+    def full_name(self) -> str:
+        """``format.Pod``: ``<name>_<namespace>(<uid>)``."""
+        return f"{self.name}_{self.namespace}({self.uid})"
+
+
 class Kubelets:
     """One kubelet per node behind a single pod watch (dispatch by ``spec.nodeName``)."""
 
@@ -69,6 +136,8 @@ class Kubelets:
         self._pod_cidr: dict[str, int] = {}
         self._next_ip: dict[str, int] = {}
         self._pullers: dict[str, simpy.Resource] = {}
+        self._pods: dict[str, _Pod] = {}  # pod uid -> runtime state, while the pod is on a node
+        self.backoff = Backoff()  # one per kubelet in reality; keys carry the pod uid, so one suffices
         api.watch("Pod", self._on_pod)
         api.watch("Node", self._on_node)
 
@@ -89,7 +158,13 @@ class Kubelets:
         pod = ev.object
         node = (pod.get("spec") or {}).get("nodeName")
         uid = pod["metadata"]["uid"]
-        if ev.type == "DELETED" or not node or node not in self.images:
+        if ev.type == "DELETED":
+            gone = self._pods.pop(uid, None)
+            for ctr in (gone.containers.values() if gone else ()):
+                for worker in ctr.probes.values():
+                    worker.stop()
+            return
+        if not node or node not in self.images:
             return
         if pod["metadata"].get("deletionTimestamp"):
             if uid not in self._stopping:
@@ -101,7 +176,54 @@ class Kubelets:
         if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Pending":
             return
         self._running.add(uid)
+        if uid not in self._pods:
+            self._add_pod(pod, node)
         self.env.process(self._pod_worker(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
+
+    def _add_pod(self, pod: dict[str, Any], node: str) -> None:
+        """``HandlePodAdditions``: runtime state, and ``probeManager.AddPod`` starts one worker per
+        container and probe type (``prober_manager.go``), before any container exists."""
+        meta = pod["metadata"]
+        rt = _Pod(meta["uid"], meta["namespace"], meta["name"], node, pod["spec"], AppModel.from_pod(pod),
+                  {c["name"]: _Container(c) for c in pod["spec"]["containers"]})
+        self._pods[rt.uid] = rt
+        for ctr in rt.containers.values():
+            for kind in PROBE_FIELDS:
+                spec = ProbeSpec.from_container(kind, ctr.spec)
+                if spec is not None:
+                    ctr.probes[kind] = self._worker(rt, ctr, spec)
+
+    def _worker(self, rt: _Pod, ctr: _Container, spec: ProbeSpec) -> ProbeWorker:
+        def view() -> ContainerView | None:
+            if self._pods.get(rt.uid) is not rt or not ctr.id:
+                return None
+            return ContainerView(ctr.id, ctr.running, not ctr.running, ctr.started, ctr.started_at,
+                                 rt.deleting, ctr.terminating, rt.spec.get("restartPolicy", "Always"), rt.app,
+                                 lambda s: probe_output(s, ctr.spec, rt.pod_ip))
+
+        def emit(message: str) -> None:
+            pod = self.api.peek("Pod", rt.name, rt.namespace)
+            if pod is not None and pod["metadata"]["uid"] == rt.uid:
+                self._event(pod, "Unhealthy", message, rt.node, ctr.spec["name"], "Warning")
+
+        return ProbeWorker(self.env, spec, view, lambda w, result: self._on_probe_result(rt, ctr, w, result),
+                           emit)
+
+    def _on_probe_result(self, rt: _Pod, ctr: _Container, worker: ProbeWorker, result: str) -> None:
+        """A published verdict (``results.Manager`` updates feed the kubelet's sync loop)."""
+        kind = worker.spec.kind
+        if not ctr.running:
+            return
+        if result == "Failure" and kind in ("liveness", "startup"):
+            if not rt.deleting and not ctr.terminating:
+                self.env.process(self._probe_kill(rt, ctr, worker.spec))
+            return
+        self._sync_status(rt)
+        readiness = ctr.probes.get("readiness")
+        if kind == "startup" and result == SUCCESS and readiness is not None:
+            readiness.poke(trigger=True)  # UpdatePodStatus: started but not ready -> probe now
+        for other in ctr.probes.values():
+            other.poke()
 
     # -- helpers --------------------------------------------------------------------------
     def _puller(self, node: str) -> simpy.Resource:
@@ -205,6 +327,10 @@ class Kubelets:
         yield env.timeout(self._jitter(SANDBOX_SECONDS))
         ip = self._pod_ip(node)
 
+        rt = self._pods.get(uid)
+        if rt is not None:
+            rt.pod_ip = ip
+
         def sandbox_ready(st: dict[str, Any]) -> None:
             st["podIP"] = ip
             st["podIPs"] = [{"ip": ip}]
@@ -274,42 +400,177 @@ class Kubelets:
         pod = self._current(ns, name, uid)
         if pod is None:
             return False
-        self._event(pod, "Created", f"Created container: {c['name']}", node, c["name"])
+        # kuberuntime_container.go (v1.36): startContainer records "Container created" / "Container started".
+        self._event(pod, "Created", "Container created", node, c["name"])
         yield env.timeout(self._jitter(START_SECONDS))
         pod = self._current(ns, name, uid)
         if pod is None:
             return False
-        self._event(pod, "Started", f"Started container {c['name']}", node, c["name"])
+        self._event(pod, "Started", "Container started", node, c["name"])
         started = timestamp(env.now)
         section = "initContainerStatuses" if init else "containerStatuses"
         sha = hashlib.sha256(key.encode()).hexdigest()
         digest = f"docker.io/library/{key.split(':')[0]}@sha256:{sha}" if "/" not in key \
             else f"{key.split(':')[0]}@sha256:{sha}"
 
+        if not init:
+            rt = self._pods.get(uid)
+            if rt is None:
+                return False
+            ctr = rt.containers[c["name"]]
+            if ctr.state is not None:
+                ctr.restarts += 1  # a replacement container
+                ctr.last_state = ctr.state
+            suffix = f"/{ctr.restarts}" if ctr.restarts else ""
+            ctr.id = "containerd://" + hashlib.sha256(f"{uid}/{c['name']}{suffix}".encode()).hexdigest()
+            ctr.image_id = digest
+            ctr.running, ctr.terminating, ctr.started_at = True, False, env.now
+            ctr.state = {"running": {"startedAt": started}}
+            ctr.exited = env.event()
+            self._sync_status(rt)
+            for worker in ctr.probes.values():
+                # UpdatePodStatus after the start: a started container without a readiness verdict
+                # triggers an immediate readiness probe (prober_manager.go).
+                worker.poke(trigger=worker.spec.kind == "readiness" and ctr.started)
+            return True
+
         def mark(st: dict[str, Any]) -> None:
             for cs in st.get(section) or []:
                 if cs["name"] == c["name"]:
                     cs["imageID"] = digest
-                    cs["started"] = not init
-                    cs["ready"] = not init or cs.get("ready", False)
-                    if init:
-                        cs["ready"] = True
-                        cs["state"] = {"terminated": {"exitCode": 0, "reason": "Completed",
-                                                      "startedAt": started, "finishedAt": started}}
-                    else:
-                        cs["state"] = {"running": {"startedAt": started}}
+                    cs["started"] = False
+                    cs["ready"] = True
+                    cs["state"] = {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                  "startedAt": started, "finishedAt": started}}
                     cid = hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest()
                     cs["containerID"] = f"containerd://{cid}"
-            if not init and not any("waiting" in cs["state"] for cs in st.get("containerStatuses") or []):
-                # getPhase (pkg/kubelet/kubelet_pods.go): no container left waiting -> Running, in the same
-                # status as the last container's start; without probes a started container is ready, so
-                # ContainersReady and Ready turn True with it (pkg/kubelet/status/generate.go).
-                st["phase"] = "Running"
-                _set(st, "ContainersReady", "True", started)
-                _set(st, "Ready", "True", started)
 
         self._patch_status(ns, name, uid, mark)
         return True
+
+    # -- status ------------------------------------------------------------------------------
+    def _sync_status(self, rt: _Pod, terminal: bool = False) -> None:
+        """The status manager's write: container statuses from the runtime, then phase
+        (``getPhase``) and the Ready / ContainersReady conditions (``status/generate.go``).
+        Nothing is written when nothing changed."""
+        pod = self.api.peek("Pod", rt.name, rt.namespace)
+        if pod is None or pod["metadata"]["uid"] != rt.uid:
+            return
+        policy = rt.spec.get("restartPolicy", "Always")
+
+        def will_restart(cs: dict[str, Any]) -> bool:
+            if terminal:
+                return False  # a pod being deleted ends whatever its restart policy
+            code = cs["state"]["terminated"]["exitCode"]
+            return policy == "Always" or (policy == "OnFailure" and code != 0)
+
+        now = timestamp(self.env.now)
+        old = pod.get("status") or {}
+        st = {**old, "containerStatuses": [dict(cs) for cs in old.get("containerStatuses") or []],
+              "conditions": [dict(cond) for cond in old.get("conditions") or []]}
+        for cs in st["containerStatuses"]:
+            ctr = rt.containers.get(cs["name"])
+            if ctr is None or ctr.state is None:
+                continue
+            cs["imageID"] = ctr.image_id
+            cs["ready"] = ctr.ready
+            cs["restartCount"] = ctr.restarts
+            cs["started"] = ctr.started
+            cs["state"] = ctr.state
+            if ctr.last_state is not None:
+                cs["lastState"] = ctr.last_state
+            cs["containerID"] = ctr.id
+        phase = pod_phase(rt.spec, st["containerStatuses"], will_restart)
+        if phase != "Pending" or st.get("phase") != "Pending":
+            st["phase"] = phase
+        status, reason, message = containers_ready(rt.spec, st["containerStatuses"], st["phase"])
+        set_condition(st, "ContainersReady", status, reason, message, now)
+        set_condition(st, "Ready", status, reason, message, now)
+        if st != old:
+            self.api.mutate_status("Pod", rt.name, rt.namespace, lambda s: (s.clear(), s.update(st)))
+
+    # -- restarts ------------------------------------------------------------------------------
+    def _probe_kill(self, rt: _Pod, ctr: _Container, spec: ProbeSpec):
+        """``computePodActions``: a container that failed its liveness or startup probe is killed
+        and, unless the restart policy is Never, started again (``kuberuntime_manager.go``)."""
+        yield self.env.timeout(self._jitter(SYNC_SECONDS))
+        pod = self._current(rt.namespace, rt.name, rt.uid)
+        if pod is None or not ctr.running or ctr.terminating:
+            return
+        restart = rt.spec.get("restartPolicy", "Always") != "Never"
+        message = f"Container {ctr.spec['name']} failed {spec.kind} probe"
+        if restart:
+            message += ", will be restarted"
+        self._event(pod, "Killing", message, rt.node, ctr.spec["name"])
+        # The probe's own terminationGracePeriodSeconds, else the pod's.
+        grace = spec.termination_grace if spec.termination_grace is not None \
+            else rt.spec.get("terminationGracePeriodSeconds", 30)
+        yield from self._stop(rt, ctr, grace, self._exit_after(rt))
+        yield from self._restart(rt, ctr)
+
+    def _exit_after(self, rt: _Pod) -> float:
+        """How long the application takes to exit after SIGTERM."""
+        if rt.app.sigterm_exit_after is not None:
+            return rt.app.sigterm_exit_after
+        return self._jitter(STOP_SECONDS)
+
+    def _stop(self, rt: _Pod, ctr: _Container, grace: int, exit_after: float):
+        """``killContainer`` after the Killing event; the container's run ends with its exit code."""
+        def hook_failed() -> None:
+            pod = self.api.peek("Pod", rt.name, rt.namespace)
+            if pod is not None and pod["metadata"]["uid"] == rt.uid:
+                # The error text is withheld so that secrets cannot leak (kuberuntime_container.go).
+                self._event(pod, "FailedPreStopHook", "PreStopHook failed", rt.node, ctr.spec["name"],
+                            "Warning")
+
+        def sigterm() -> None:
+            ctr.terminating = True
+            for worker in ctr.probes.values():
+                worker.poke()
+
+        result = yield from stop_container(self.env, ctr.spec, grace, exit_after, hook_failed, sigterm)
+        ctr.running = False
+        ctr.finished_at = self.env.now
+        code = result.exit_code
+        ctr.state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                    "startedAt": ctr.state["running"]["startedAt"],
+                                    "finishedAt": timestamp(self.env.now), "containerID": ctr.id}}
+        ctr.exited.succeed()
+        for worker in ctr.probes.values():
+            worker.poke()
+        if not rt.deleting:
+            self._sync_status(rt)
+
+    def _restart(self, rt: _Pod, ctr: _Container):
+        """Restart an exited container as its pod's restart policy allows, with CrashLoopBackOff
+        (``doBackOff``): each sync while the back-off lasts writes the waiting state and a BackOff event."""
+        name = ctr.spec["name"]
+        policy = rt.spec.get("restartPolicy", "Always")
+        code = ctr.state["terminated"]["exitCode"]
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            return
+        key = f"{rt.uid}/{name}"
+        yield self.env.timeout(self._jitter(SYNC_SECONDS))  # PLEG notices the exit, the pod worker syncs
+        while True:
+            pod = self._current(rt.namespace, rt.name, rt.uid)
+            if pod is None or self._pods.get(rt.uid) is not rt:
+                return
+            if not self.backoff.in_backoff_since(key, ctr.finished_at, self.env.now):
+                break
+            self._event(pod, "BackOff", f"Back-off restarting failed container {name} in pod {rt.full_name}",
+                        rt.node, name, "Warning")
+            delay = go_duration(self.backoff.get(key))
+            ctr.last_state = ctr.state if "terminated" in ctr.state else ctr.last_state
+            message = f"back-off {delay} restarting failed container={name} pod={rt.full_name}"
+            ctr.state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+            self._sync_status(rt)
+            # The pod worker retries the failed sync later: a periodic loop, so a daemon wait.
+            yield self.env.daemon_timeout(
+                round(RESYNC_BACKOFF_SECONDS * (1 + RESYNC_JITTER * self.rng.random()), 4))
+        self.backoff.next(key, ctr.finished_at, self.env.now)
+        if "waiting" in ctr.state:
+            ctr.state = ctr.last_state  # the replacement's lastState is the run that ended
+        yield from self._start_container(rt.namespace, rt.name, rt.uid, rt.node, ctr.spec, init=False)
 
     def _record_image(self, node: str, key: str, size: int) -> None:
         """Add a pulled image to ``node.status.images`` (the kubelet's node status reports them)."""
@@ -320,18 +581,40 @@ class Kubelets:
             self.api.mutate("Node", node, None, mutate)
 
     def _terminate(self, pod: dict[str, Any]):
-        """A deleted pod on this node: stop its containers (``killPod``), then remove the object.
+        """A deleted pod on this node: stop its running containers (``killPod``), then remove the object.
 
-        The API server set ``deletionTimestamp``; the kubelet stops every container (a Killing
-        event each) and, once they are gone, deletes the pod with grace period 0
-        (``status_manager.go: canBeDeleted``), which removes it from the API.
+        The API server set ``deletionTimestamp``; every running container gets a Killing event and
+        is stopped in parallel (preStop hook, SIGTERM, SIGKILL at the end of the grace period,
+        ``kuberuntime_container.go: killContainer``) while readiness probes keep running. The pod's
+        terminal phase is written (``getPhase``: Succeeded when every container exited with 0, else
+        Failed) and the kubelet deletes the pod with grace period 0 (``status_manager.go:
+        canBeDeleted``), which removes it from the API.
         """
         meta = pod["metadata"]
         node = pod["spec"]["nodeName"]
+        stop_time = self._jitter(STOP_SECONDS)
         try:
-            for c in pod["spec"]["containers"]:
-                self._event(pod, "Killing", f"Stopping container {c['name']}", node, c["name"])
-            yield self.env.timeout(self._jitter(STOP_SECONDS))
+            rt = self._pods.get(meta["uid"])
+            waits = []
+            if rt is not None:
+                rt.deleting = True
+                grace = meta.get("deletionGracePeriodSeconds",
+                                 pod["spec"].get("terminationGracePeriodSeconds", 30))
+                exit_after = rt.app.sigterm_exit_after if rt.app.sigterm_exit_after is not None else stop_time
+                for ctr in rt.containers.values():
+                    for worker in ctr.probes.values():
+                        worker.poke()
+                    if ctr.running and not ctr.terminating:
+                        name = ctr.spec["name"]
+                        self._event(pod, "Killing", f"Stopping container {name}", node, name)
+                        waits.append(self.env.process(self._stop(rt, ctr, grace, exit_after)))
+                    elif ctr.running:
+                        waits.append(ctr.exited)  # already being stopped (a probe kill)
+            if waits:
+                yield self.env.all_of(waits)
+                self._sync_status(rt, terminal=True)
+            else:
+                yield self.env.timeout(stop_time)  # nothing ran: only the sandbox goes
             current = self.api.peek("Pod", meta["name"], meta["namespace"])
             if current is not None and current["metadata"]["uid"] == meta["uid"]:
                 self.api.delete("Pod", meta["name"], meta["namespace"], grace_period_seconds=0)
