@@ -37,7 +37,6 @@ class Stop:
     """How one stop went, for the container's terminated state."""
 
     exit_code: int
-    hook_failed: bool
 
 
 def stop_container(env: simpy.Environment, container: dict[str, Any], grace: int, exit_after: float,
@@ -48,23 +47,21 @@ def stop_container(env: simpy.Environment, container: dict[str, Any], grace: int
     """
     remaining = grace
     pre_stop = (container.get("lifecycle") or {}).get("preStop")
-    failed = False
     if pre_stop and grace > 0:
         start = env.now
         hook = float((pre_stop.get("sleep") or {}).get("seconds", 0))
         # executePreStopHook waits for the hook at most the grace period.
         yield env.timeout(min(hook, grace))
-        failed = (pre_stop.get("exec") or {}).get("command") in (["false"], ["/bin/false"])
-        if failed:
+        if (pre_stop.get("exec") or {}).get("command") in (["false"], ["/bin/false"]):
             on_hook_failed()
         remaining = grace - int(env.now - start)  # whole seconds, as time.Duration.Seconds() truncated
     remaining = max(remaining, MIN_GRACE_SECONDS)
     on_sigterm()
     if exit_after < remaining:
         yield env.timeout(exit_after)
-        return Stop(SIGTERM_EXIT, failed)
+        return Stop(SIGTERM_EXIT)
     yield env.timeout(remaining)  # the runtime sends SIGKILL
-    return Stop(SIGKILL_EXIT, failed)
+    return Stop(SIGKILL_EXIT)
 
 
 class Backoff:
@@ -96,6 +93,3 @@ class Backoff:
             self._entries[key] = (self.initial, now)
         else:
             self._entries[key] = (min(entry[0] * 2, self.cap), now)
-
-    def remaining(self, key: str, finished_at: float, now: float) -> float:
-        return max(self._entries[key][0] - (now - finished_at), 0.0)
