@@ -44,7 +44,10 @@ class Cluster:
     def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
         from labkit.controllers.deployment import DeploymentController
         from labkit.controllers.garbagecollector import GarbageCollector
+        from labkit.controllers.nodelifecycle import NodeLifecycleController
         from labkit.controllers.replicaset import ReplicaSetController
+        from labkit.controllers.tainteviction import TaintEvictionController
+        from labkit.node.heartbeat import NodeHeartbeats
         from labkit.node.kubelet import Kubelets
         from labkit.scheduler.profile import default_profile, profile_from_config
         from labkit.scheduler.scheduler import Scheduler
@@ -64,6 +67,11 @@ class Cluster:
         self.deployment_controller = DeploymentController(self.env, self.api, self.recorder)
         # kube-controller-manager
         self.garbage_collector = GarbageCollector(self.env, self.api, self.recorder)
+        # Every node's kubelet reports (Lease, node status), hollow nodes too; the heartbeats start
+        # before the node lifecycle controller so that its first pass finds the Leases.
+        self.heartbeats = NodeHeartbeats(self.env, self.api, self.recorder)
+        self.node_lifecycle_controller = NodeLifecycleController(self.env, self.api, self.recorder)
+        self.taint_eviction_controller = TaintEvictionController(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")
                                  ) if kubelets else None
         self._pools: dict[str, int] = {}
@@ -210,6 +218,43 @@ class Cluster:
         self._pools[name] = start + count
         # The pool's nodes share one shape: the first takes the schema pass for all of them.
         return self._apply(nodes, schema_sample=True) if nodes else []
+
+    def fail_node(self, name: str) -> None:
+        """The node's kubelet stops, as if the machine died or lost its network.
+
+        Its Lease and node status stop being renewed and it acts on no pod. With the defaults
+        (spec 11.5): 50–55 s after its last heartbeat the node lifecycle controller sets its
+        conditions to ``Unknown`` (``NodeNotReady`` event, its pods ``Ready=False``) and taints it
+        ``node.kubernetes.io/unreachable:NoSchedule``; one monitor period (5 s) later
+        ``unreachable:NoExecute``; 300 s after that (the default ``tolerationSeconds``) the taint
+        eviction controller deletes its pods, which stay ``Terminating`` while the node is down.
+        A Deployment's replacement pods appear about 5 min 50 s to 6 min after the failure; bare
+        pods are not replaced.
+
+        ``c.run()`` goes on until that has happened: the expiry of the node's Lease and the
+        controller's running grace period count as pending work, and so do pending evictions.
+        ``c.run(until=c.now + 400)`` stops at a chosen instant instead.
+        Raises ``KeyError`` (``nodes "<name>" not found``) for an unknown node.
+        """
+        self._node(name)
+        self.heartbeats.stop(name)
+        if self.kubelets is not None:
+            self.kubelets.set_node_down(name, True)
+
+    def recover_node(self, name: str) -> None:
+        """The node's kubelet is back: it posts its status at once (``Ready`` again, a ``NodeReady``
+        event) and renews its Lease; the node lifecycle controller removes the NoSchedule taint at
+        once and the NoExecute taint at its next pass (within 5 s), cancelling evictions still
+        pending; the kubelet stops and removes the pods that were deleted meanwhile.
+        Raises ``KeyError`` for an unknown node.
+        """
+        self._node(name)
+        self.heartbeats.resume(name)
+        if self.kubelets is not None:
+            self.kubelets.set_node_down(name, False)
+
+    def _node(self, name: str) -> dict[str, Any]:
+        return self.api.get("Node", name, None, copy=False)
 
     def explain(self, pod: Any, namespace: str = "default", all_nodes: bool = False):
         """Why a pod was placed where it was (see :class:`labkit.scheduler.explain.Explanation`).

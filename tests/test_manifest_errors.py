@@ -414,6 +414,7 @@ def test_refused_apply_leaves_nothing_for_the_scheduler() -> None:
     """Nothing of a refused call reaches the watchers: running the cluster afterwards changes nothing."""
     c = labkit.Cluster(seed=0)
     c.add_node_pool("pool-a", "ecs.g7.xlarge", 1)
+    c.run()  # the node registers first (its Lease, the RegisteredNode event)
     refused(c, [pod(name="first"), pod(restartPolicy="Sometimes")])
     before = snapshot(c)
     c.run()

@@ -30,7 +30,8 @@ def test_timeline_figure_has_title_axis_labels_with_units_and_legend(cluster):
 
 def test_timeline_rows_follow_the_request_path_api_server_on_top(cluster):
     ax = plots.timeline_figure(cluster).axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["kube-apiserver", "kube-scheduler", "kubelet"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["kube-apiserver", "kube-scheduler",
+                                                            "kube-controller-manager", "kubelet"]
     bottom, top = ax.get_ylim()
     assert top < bottom, "the y axis is inverted so that the first row is drawn at the top"
 
@@ -69,7 +70,9 @@ def test_empty_cluster_still_gets_a_labelled_figure():
 
 def test_unrecorded_cluster_plots_its_events_only():
     ax = plots.timeline_figure(chapter00_cluster(recorded=False)).axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["kube-scheduler", "kubelet"]
+    # kube-controller-manager: the node lifecycle controller's RegisteredNode events
+    rows = ["kube-scheduler", "kube-controller-manager", "kubelet"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == rows
 
 
 def test_cluster_html_and_node_usage_still_show_the_pod(cluster):

@@ -70,7 +70,8 @@ def test_record_is_idempotent():
 
 def test_without_recording_only_events_are_listed_and_pod_state_is_unknown():
     timeline = tl.steps(chapter00_cluster(recorded=False))
-    assert [s.reason for s in timeline] == ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+    pod_events = ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+    assert [s.reason for s in timeline] == ["RegisteredNode"] * 3 + pod_events  # the nodes, then the pod
     assert all(s.pod is None and s.resource_version == "" for s in timeline)
 
 

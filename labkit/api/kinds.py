@@ -49,6 +49,7 @@ KINDS: dict[str, Kind] = {
         Kind("node.k8s.io/v1", "RuntimeClass", False, "runtimeclasses"),
         Kind("policy/v1", "PodDisruptionBudget", True, "poddisruptionbudgets"),
         Kind("discovery.k8s.io/v1", "EndpointSlice", True, "endpointslices"),
+        Kind("coordination.k8s.io/v1", "Lease", True, "leases"),
     )
 }
 

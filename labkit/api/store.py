@@ -144,7 +144,8 @@ class APIStore:
         meta.setdefault("uid", self.new_uid())
         meta["resourceVersion"] = self._next_rv()
         meta.setdefault("creationTimestamp", timestamp(self._clock()))
-        if obj["kind"] not in ("Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret"):
+        if obj["kind"] not in ("Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret",
+                               "Lease"):
             meta.setdefault("generation", 1)
         self._objects[key] = obj
         self._by_kind.setdefault(key[0], {})[key] = obj

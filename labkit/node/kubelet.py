@@ -138,6 +138,7 @@ class Kubelets:
         self._pullers: dict[str, simpy.Resource] = {}
         self._pods: dict[str, _Pod] = {}  # pod uid -> runtime state, while the pod is on a node
         self.backoff = Backoff()  # one per kubelet in reality; keys carry the pod uid, so one suffices
+        self._down: set[str] = set()  # nodes whose kubelet is stopped (Cluster.fail_node)
         api.watch("Pod", self._on_pod)
         api.watch("Node", self._on_node)
 
@@ -164,7 +165,7 @@ class Kubelets:
                 for worker in ctr.probes.values():
                     worker.stop()
             return
-        if not node or node not in self.images:
+        if not node or node not in self.images or node in self._down:
             return
         if pod["metadata"].get("deletionTimestamp"):
             if uid not in self._stopping:
@@ -179,6 +180,17 @@ class Kubelets:
         if uid not in self._pods:
             self._add_pod(pod, node)
         self.env.process(self._pod_worker(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
+
+    def set_node_down(self, node: str, down: bool) -> None:
+        """A failed node's kubelet acts on no pod update (``Cluster.fail_node``). Back up, it goes
+        through the pods bound to it, as a restarted kubelet lists them: deleted ones are stopped
+        and removed, pending ones started."""
+        if down:
+            self._down.add(node)
+            return
+        self._down.discard(node)
+        for pod in [p for p in self.api.items("Pod") if p["spec"].get("nodeName") == node]:
+            self._on_pod(WatchEvent("MODIFIED", "Pod", pod))
 
     def _add_pod(self, pod: dict[str, Any], node: str) -> None:
         """``HandlePodAdditions``: runtime state, and ``probeManager.AddPod`` starts one worker per
