@@ -29,7 +29,7 @@ from labkit.api.store import clone
 from labkit.errors import ManifestError
 from labkit.version import KUBERNETES_VERSION
 
-__all__ = ["load_documents", "check_document", "MAX_BYTES", "MAX_DEPTH"]
+__all__ = ["load_documents", "check_document", "read_manifest", "MAX_BYTES", "MAX_DEPTH"]
 
 #: kube-apiserver's request body limit (``--max-request-bytes`` defaults to 3 MiB).
 MAX_BYTES = 3 * 1024 * 1024
@@ -96,6 +96,16 @@ def load_documents(source: Any) -> list[dict[str, Any]]:
 #: not exist from the working directory are looked up here, so the same call works from the repo
 #: root and from a notebook in ``notebooks/`` or ``notebooks/solutions/``.
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_manifest(path: str | Path) -> str:
+    """The text of a manifest file, found as ``Cluster.apply`` finds it (for showing YAML in a notebook).
+
+    A relative path is tried from the working directory, then from the repository root, so
+    ``read_manifest("data/manifests/my-nginx-pod.yaml")`` works from any notebook folder.
+    """
+    resolved = _resolve(Path(path))
+    return _decode_utf8(resolved.read_bytes(), str(path))
 
 
 def _resolve(path: Path) -> Path:

@@ -435,3 +435,10 @@ def test_an_empty_port_protocol_is_stored_as_tcp():
     (svc,) = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                       "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "protocol": ""}]}})
     assert svc["spec"]["ports"][0]["protocol"] == "TCP"
+
+
+def test_read_manifest_finds_a_repo_path_from_any_folder(tmp_path, monkeypatch):
+    from labkit.manifests import read_manifest
+
+    monkeypatch.chdir(tmp_path)
+    assert "kind: Pod" in read_manifest("data/manifests/my-nginx-pod.yaml")

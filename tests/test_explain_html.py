@@ -55,14 +55,19 @@ def test_the_winner_is_highlighted_and_the_weights_line_is_shown(cluster):
 
 
 def test_filtered_rows_and_skipped_plugins_are_two_different_blanks(cluster):
-    html = cluster.explain("cache-1")._repr_html_()
+    decision = cluster.explain("cache-1")
+    html = decision._repr_html_()
     assert "grey row</span>: filtered out" in html and "never scored" in html
-    assert "<small>skipped</small>" in html and "<i>skipped</i> column" in html
+    # Skipped plugins are folded into the legend by default, and shown as marked columns on request.
+    assert "not shown: NodeAffinity, PodTopologySpread, InterPodAffinity skipped themselves" in html
+    assert "title='NodeAffinity'" not in html
+    asked = decision.view(["NodeAffinity", "NodeResourcesFit"])._repr_html_()
+    assert "<small>skipped</small>" in asked and "<i>skipped</i> column" in asked
 
 
 def test_ties_are_marked_and_explained_as_the_first_found_not_random(cluster):
     html = cluster.explain("web-1")._repr_html_()
-    assert "first of them it found" in html and "random" not in html
+    assert "an early-found one, not a coin toss" in html and "random" not in html
     assert sum("= " in r.split("</td>")[0] for r in _rows(html)) == 1  # memory · i ties with the winner
 
 

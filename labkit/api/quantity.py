@@ -141,7 +141,14 @@ def _suffix_is_known(suffix: str) -> bool:
 def _why_not(text: str, suffix: str | None) -> str:
     """A learner-sized explanation of why ``text`` is not a quantity."""
     if any(c.isspace() for c in text):
-        return "remove the space: write 1Gi, not 1 Gi"
+        parts = text.split()
+        number, rest = parts[0], "".join(parts[1:])
+        if _suffix_is_known(rest) and number.lstrip("+-").replace(".", "", 1).isdigit():
+            return f"remove the space: write {number}{rest}, not {text}"
+        if number.lstrip("+-").replace(".", "", 1).isdigit():
+            return (f"a quantity is a number and an optional suffix, with no space and no unit word: "
+                    f"write {number} (cores for cpu), or {number}Gi for memory, not {text}")
+        return "remove the spaces: a quantity is a number and an optional suffix, such as 500m or 1Gi"
     if "," in text:
         return "use a dot for decimals (1.5), not a comma"
     tail = suffix if suffix is not None else text.lstrip("+-.0123456789")

@@ -116,7 +116,7 @@ class Explanation:
         if unknown:
             raise ValueError(f"not a score plugin of this profile: {', '.join(unknown)}; "
                              f"the profile scores with {', '.join(names)}")
-        return ExplanationView(self, chosen, max_rows)
+        return ExplanationView(self, chosen, max_rows, explicit=plugins is not None)
 
     def _repr_html_(self) -> str:
         return self.view()._repr_html_()
@@ -132,9 +132,14 @@ class ExplanationView:
     column marked *skipped*.
     """
 
-    def __init__(self, explanation: Explanation, plugins: Sequence[str], max_rows: int) -> None:
+    def __init__(self, explanation: Explanation, plugins: Sequence[str], max_rows: int,
+                 explicit: bool = True) -> None:
         self.explanation = explanation
-        self.plugins = list(plugins)
+        skipped = set(explanation.result.skipped)
+        # Unless asked for by name, a plugin that skipped itself is folded into the legend: its
+        # column would be empty, and the table has to fit a notebook column.
+        self.plugins = [p for p in plugins if explicit or p not in skipped]
+        self.folded = [p for p in plugins if p not in self.plugins]
         self.max_rows = max(1, int(max_rows))
 
     def __repr__(self) -> str:
@@ -154,10 +159,9 @@ class ExplanationView:
         head += f" &rarr; <b>{html.escape(self._label(e.chosen))}</b>"
         if self._label(e.chosen) != e.chosen:
             head += f" <small>({html.escape(e.chosen)})</small>"
-        others = len(e.ties) - 1
-        if others:
-            head += (f"<br>{len(e.ties)} nodes tied for the top total; the scheduler takes the first of "
-                     "them it found (marked =), so any of them is a correct answer.")
+        if len(e.ties) > 1:
+            head += (f"<br>{len(e.ties)} nodes tied for the top total (&#9733; and =). The scheduler's heap "
+                     "took &#9733;, an early-found one, not a coin toss; any of them is a correct answer.")
         elif len(e.result.feasible) == 1 and e.result.totals is None:
             head += "<br>Only one node passed the filters, so the scheduler did not score any."
         return head
@@ -214,9 +218,9 @@ class ExplanationView:
             body.append(f"<tr><td colspan='{3 + len(self.plugins)}'><i>&hellip; {hidden} more nodes "
                         "(lower totals or filtered out): see <code>.frame()</code></i></td></tr>")
         formula = " + ".join(f"{weights[n]}&times;{html.escape(n)}" for n, _ in e.plugins if n not in skipped)
-        legend = ["&#9733; chosen node"]
+        legend = ["&#9733; the pick"]
         if len(ties) > 1:
-            legend.append("= tied with it")
+            legend.append("= also tied")
         if any(df["filter"] != ""):
             scored_all = e.result.scored_rows is not None and len(e.result.scored_rows) == len(df)
             legend.append(f"<span style='color:{_FILTERED_FG}'>grey row</span>: filtered out, its reason "
@@ -225,6 +229,9 @@ class ExplanationView:
         if any(n in skipped for n in self.plugins):
             legend.append("<i>skipped</i> column: the plugin had nothing to score for this pod (PreScore "
                           "skip), so it adds nothing")
+        if self.folded:
+            legend.append(f"not shown: {', '.join(self.folded)} skipped themselves for this pod (PreScore: "
+                          "nothing to score), so they add nothing")
         if not scored_any and e.chosen:
             legend.append("no scores: one feasible node needs no ranking")
         weights_line = (f"<p style='margin:0 0 4px 0'><small>total = {formula} (each score 0&ndash;100)"

@@ -188,7 +188,7 @@ def playground_cluster(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, bac
         1/2Gi in turn.
     seed:
         The cluster's seed, which fixes its random choices. Ties between equal nodes do not
-        depend on it: the scheduler takes the first of them it found, as kube-scheduler does.
+        depend on it: the pick is the root of kube-scheduler's heap (see ``heap_root``).
 
     Raises
     ------
@@ -273,7 +273,7 @@ class Placement:
 
     @property
     def ties(self) -> list[str]:
-        """Every node sharing the top score; the scheduler takes the first of them it found.
+        """Every node sharing the top score; the scheduler's heap picks an early-found one.
 
         Which one that is depends on the order in which the filters found the nodes feasible
         (kube-scheduler's heap over them, ``labkit.scheduler.schedule_one.heap_root``), not on a
@@ -293,7 +293,7 @@ class Placement:
         labels = getattr(self.decision, "node_labels", None) or {}
         others = [labels.get(t, t) for t in self.ties if t != self.chosen]
         tie = (f"; a {len(self.ties)}-way tie with {', '.join(html.escape(t) for t in others)}: "
-               "the scheduler takes the first of them it found") if others else ""
+               "the scheduler's heap took an early-found one, not a coin toss") if others else ""
         short = labels.get(self.chosen, self.chosen)
         full = f" ({html.escape(self.chosen)})" if short != self.chosen else ""
         return f"<p>Chosen node: <b>{html.escape(short)}</b>{full}{tie}</p>"

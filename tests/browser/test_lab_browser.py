@@ -167,6 +167,21 @@ class Lab:
             return json.load(reply)
 
 
+#: Output areas (outside widget panels) whose HTML table is wider than the area itself.
+WIDE_TABLES_JS = """() => {
+  const out = [];
+  document.querySelectorAll('.jp-Cell').forEach((cell, i) => {
+    cell.querySelectorAll('.jp-OutputArea-output.jp-RenderedHTMLCommon').forEach(area => {
+      if (area.closest('.labkit-panel')) return;
+      const table = area.querySelector('table');
+      if (table && table.getBoundingClientRect().width > area.clientWidth + 1)
+        out.push(`${i}: ${Math.round(table.getBoundingClientRect().width)}/${area.clientWidth}`);
+    });
+  });
+  return out;
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -463,6 +478,9 @@ def test_notebook_runs_and_widget_responds_in_jupyterlab(notebook, lab, browser,
         state = page.evaluate(RUN_STATE_JS)
         assert not state["errors"], f"{notebook} raised in JupyterLab:\n" + "\n".join(state["errors"])
         assert state["counts"] == list(range(1, code_cells + 1)), f"not run top to bottom: {state['counts']}"
+        # Tables (explain's view, DataFrames) fit the output column at 1,400 px with the file browser open.
+        wide = page.evaluate(WIDE_TABLES_JS)
+        assert not wide, f"{notebook}: tables wider than their output area (cell: table px / area px): {wide}"
 
         panel = page.locator(PANEL).first
         panel.wait_for(state="visible")
