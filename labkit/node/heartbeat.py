@@ -75,6 +75,7 @@ class NodeHeartbeats:
         self.recorder = recorder
         self._last_report: dict[str, float] = {}  # node -> when its kubelet last wrote the status
         self._last_renew: dict[str, float] = {}  # node -> when it last renewed its Lease
+        self._checked: dict[str, dict[str, Any]] = {}  # node -> the Node object its status was checked on
         self._stopped: set[str] = set()
         self.writes = 0  # Lease and status writes, for cost measurements
         api.watch("Node", self._on_node)
@@ -88,6 +89,7 @@ class NodeHeartbeats:
         elif ev.type == "DELETED":
             self._last_report.pop(name, None)
             self._last_renew.pop(name, None)
+            self._checked.pop(name, None)
             self._stopped.discard(name)
 
     def stopped(self, node: str) -> bool:
@@ -109,24 +111,28 @@ class NodeHeartbeats:
     def resume(self, node: str) -> None:
         """The kubelet of ``node`` is back: post the node status and renew the Lease now."""
         self._stopped.discard(node)
-        self._beat(node, float(self.env.now))
+        now = float(self.env.now)
+        self._beat(node, now, timestamp(now, micro=True))
 
     def _loop(self):
         # One loop for all nodes; it sleeps on daemon timeouts so heartbeats alone never keep
         # Cluster.run() going (labkit.sim).
         while True:
             now = float(self.env.now)
+            renew = timestamp(now, micro=True)
             for node in list(self._last_report):
                 if node not in self._stopped:
-                    self._beat(node, now)
+                    self._beat(node, now, renew)
             yield self.env.daemon_timeout(LEASE_RENEW_SECONDS)
 
-    def _beat(self, node: str, now: float) -> None:
+    def _beat(self, node: str, now: float, renew: str) -> None:
         obj = self.api.peek("Node", node)
         if obj is None:
             return
-        self._sync_status(obj, now)
-        self._renew_lease(obj, now)
+        # Nothing to compare while the Node is the object last checked, until the report is due.
+        if obj is not self._checked.get(node) or now - self._last_report[node] >= STATUS_REPORT_SECONDS:
+            self._sync_status(obj, now)
+        self._renew_lease(obj, now, renew)
 
     # -- node status: kubelet_node_status.go tryUpdateNodeStatus ---------------------------------
     def _sync_status(self, node: dict[str, Any], now: float) -> None:
@@ -135,6 +141,7 @@ class NodeHeartbeats:
         current = {c["type"]: c for c in (node.get("status") or {}).get("conditions") or []}
         changed = [spec for spec in KUBELET_CONDITIONS if _differs(current.get(spec[0]), spec)]
         if not changed and now - self._last_report.get(name, now) < STATUS_REPORT_SECONDS:
+            self._checked[name] = node
             return
         stamp = timestamp(now)
 
@@ -151,7 +158,7 @@ class NodeHeartbeats:
                     cond["lastTransitionTime"] = stamp
                 cond.update(lastHeartbeatTime=stamp, message=message, reason=reason, status=state)
 
-        self.api.mutate_status("Node", name, None, post)
+        self._checked[name] = self.api.mutate_status("Node", name, None, post)
         self._last_report[name] = now
         self.writes += 1
         # setters.go records an event when a condition's status changes (recordNodeStatusEvent):
@@ -164,9 +171,8 @@ class NodeHeartbeats:
                 self.recorder.emit(ref, "Normal", event, message, self.component, host=name)
 
     # -- Lease: component-helpers/apimachinery/lease/controller.go --------------------------------
-    def _renew_lease(self, node: dict[str, Any], now: float) -> None:
+    def _renew_lease(self, node: dict[str, Any], now: float, renew: str) -> None:
         name = node["metadata"]["name"]
-        renew = timestamp(now, micro=True)
         if self.api.peek("Lease", name, NODE_LEASE_NAMESPACE) is None:
             # ensureLease / newLease: named after the node, owned by the Node object.
             self.api.create({
