@@ -62,8 +62,7 @@ class Cluster:
         profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
         self.scheduler = Scheduler(self.env, self.api, self.recorder, profile)
         # kube-controller-manager: workload controllers (always on, also with hollow nodes)
-        self.replicaset_controller = ReplicaSetController(self.env, self.api, self.recorder,
-                                                          random.Random(f"labkit/{seed}/replicaset"))
+        self.replicaset_controller = ReplicaSetController(self.env, self.api, self.recorder)
         self.deployment_controller = DeploymentController(self.env, self.api, self.recorder)
         # kube-controller-manager
         self.garbage_collector = GarbageCollector(self.env, self.api, self.recorder)
@@ -137,6 +136,42 @@ class Cluster:
         """``kubectl patch``: a strategic merge patch (lists of named items merge by name);
         ``subresource="status"`` writes status, as a kubelet or a controller does."""
         return self.api.patch(kind, name, namespace, patch, subresource=subresource)
+
+    # -- kubectl scale / rollout (labkit.kubectl.rollout) -----------------------------------------
+    def scale(self, kind: str, name: str, replicas: int, namespace: str = "default") -> dict[str, Any]:
+        """``kubectl scale``: set ``spec.replicas`` of a Deployment or ReplicaSet; returns it (a copy)."""
+        from labkit.kubectl.rollout import scale
+
+        return clone(scale(self.api, kind, name, replicas, namespace))
+
+    def rollout_status(self, kind: str, name: str, namespace: str = "default") -> str:
+        """``kubectl rollout status`` for the current state, in kubectl's words, e.g.
+        ``Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...``
+        or ``deployment "web" successfully rolled out``."""
+        from labkit.kubectl.rollout import rollout_status
+
+        return rollout_status(self.api, kind, name, namespace)
+
+    def rollout_history(self, kind: str, name: str, namespace: str = "default") -> list[dict[str, Any]]:
+        """``kubectl rollout history``: ``[{"revision", "change_cause", "replicaset"}]``, oldest first."""
+        from labkit.kubectl.rollout import rollout_history
+
+        return rollout_history(self.api, kind, name, namespace)
+
+    def rollout_undo(self, kind: str, name: str, to_revision: int | None = None, namespace: str = "default"
+                     ) -> str:
+        """``kubectl rollout undo [--to-revision=N]``: the previous (or the given) revision's template
+        back into the Deployment; run the cluster to see the rollout. ``ValueError`` as kubectl words it
+        (``unable to find specified revision 7 in history``)."""
+        from labkit.kubectl.rollout import rollout_undo
+
+        return rollout_undo(self.api, kind, name, to_revision, namespace)
+
+    def rollout_restart(self, kind: str, name: str, namespace: str = "default") -> str:
+        """``kubectl rollout restart``: stamp ``kubectl.kubernetes.io/restartedAt`` on the pod template."""
+        from labkit.kubectl.rollout import rollout_restart
+
+        return rollout_restart(self.api, kind, name, self.now, namespace)
 
     # -- observing --------------------------------------------------------------------------
     def events(self, namespace: str | None = None, involved: str | None = None) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_time", "ready_condition", "is_pod_ready", "is_pod_active", "is_pod_terminating",
            "is_pod_available", "controller_ref", "owner_reference", "selector_of", "OwnerIndex", "claim",
+           "can_adopt", "adopt", "release",
            "Expectations", "EXPECTATIONS_TIMEOUT"]
 
 #: ``controller_utils.go: ExpectationsTimeout``: a sync waits at most this long for its creations and
@@ -89,33 +90,23 @@ def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
             "controller": True, "blockOwnerDeletion": True}
 
 
-@functools.lru_cache(maxsize=4096)
-def _selector(key: str, _frozen: tuple) -> Selector | None:
-    return selector_from_dict(_thaw(_frozen), key)
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("__list__", *(_freeze(v) for v in value))
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, tuple):
-        if value and value[0] == "__list__":
-            return [_thaw(v) for v in value[1:]]
-        return {k: _thaw(v) for k, v in value}
-    return value
+_SELECTORS: dict[int, tuple[dict[str, Any], Selector | None]] = {}
 
 
 def selector_of(obj: dict[str, Any]) -> Selector | None:
-    """``metav1.LabelSelectorAsSelector`` of ``spec.selector``, memoized (syncs ask for it often)."""
+    """``metav1.LabelSelectorAsSelector`` of ``spec.selector``, memoized by the selector mapping's
+    identity (stored objects share an unchanged ``spec``, and syncs ask for it constantly)."""
     sel = obj["spec"].get("selector")
     if sel is None:
         return None
-    return _selector("spec.selector", _freeze(sel))
+    hit = _SELECTORS.get(id(sel))
+    if hit is not None and hit[0] is sel:
+        return hit[1]
+    if len(_SELECTORS) > 8192:
+        _SELECTORS.clear()
+    parsed = selector_from_dict(sel, "spec.selector")
+    _SELECTORS[id(sel)] = (sel, parsed)  # the mapping is kept alive, so its id stays its own
+    return parsed
 
 
 class OwnerIndex:
@@ -176,22 +167,29 @@ def claim(api: APIServer, owner: dict[str, Any], selector: Selector, candidates:
             if selector.matches(labels):
                 claimed.append(obj)
             elif not deleting:
-                _release(api, obj, uid)
+                release(api, obj, uid)
             continue
         if deleting or not selector.matches(labels) or obj["metadata"].get("deletionTimestamp"):
             continue
-        fresh = api.peek(owner["kind"], owner["metadata"]["name"], owner["metadata"].get("namespace"))
-        if fresh is None or fresh["metadata"]["uid"] != uid or fresh["metadata"].get("deletionTimestamp"):
+        if not can_adopt(api, owner):
             continue
-        adopted = _adopt(api, obj, owner)
+        adopted = adopt(api, obj, owner)
         if adopted is not None:
             claimed.append(adopted)
     return claimed
 
 
-def _adopt(api: APIServer, obj: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any] | None:
-    # AdoptPod / AdoptReplicaSet: a strategic merge patch adding the controller reference, made
-    # conditional on the object's uid (a patch, so no resourceVersion precondition).
+def can_adopt(api: APIServer, owner: dict[str, Any]) -> bool:
+    """``RecheckDeletionTimestamp``: the owner, read fresh, still exists and is not being deleted."""
+    meta = owner["metadata"]
+    fresh = api.peek(owner["kind"], meta["name"], meta.get("namespace"))
+    return fresh is not None and fresh["metadata"]["uid"] == meta["uid"] and not fresh["metadata"].get(
+        "deletionTimestamp")
+
+
+def adopt(api: APIServer, obj: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any] | None:
+    """``AdoptPod`` / ``AdoptReplicaSet``: a patch adding the controller reference, conditional on
+    the object's uid (a patch, so no resourceVersion precondition); None if it changed meanwhile."""
     ref = owner_reference(owner)
     meta = obj["metadata"]
 
@@ -204,8 +202,8 @@ def _adopt(api: APIServer, obj: dict[str, Any], owner: dict[str, Any]) -> dict[s
     return api.mutate(obj["kind"], meta["name"], meta.get("namespace"), add)
 
 
-def _release(api: APIServer, obj: dict[str, Any], owner_uid: str) -> None:
-    # ReleasePod / ReleaseReplicaSet: a patch deleting the owner reference by uid.
+def release(api: APIServer, obj: dict[str, Any], owner_uid: str) -> None:
+    """``ReleasePod`` / ``ReleaseReplicaSet``: a patch deleting the owner reference by uid."""
     meta = obj["metadata"]
 
     def drop(o: dict[str, Any]) -> None:

@@ -196,9 +196,37 @@ def _by_creation(rs: RS) -> tuple[float, str]:
 def find_new_replica_set(d: dict[str, Any], rs_list: list[RS]) -> RS | None:
     """``FindNewReplicaSet``: the oldest ReplicaSet whose template equals the Deployment's (hash aside)."""
     for rs in sorted(rs_list, key=_by_creation):
-        if equal_ignore_hash(rs["spec"]["template"], d["spec"]["template"]):
+        if _same_template(rs, d):
             return rs
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _same_template_cached(rs_key: tuple, d_key: tuple, rs_template: Any, d_template: Any) -> bool:
+    return equal_ignore_hash(rs_template.value, d_template.value)
+
+
+class _Ref:
+    """Carries a template into the memo without hashing it (the key says which version it is)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+def _same_template(rs: RS, d: dict[str, Any]) -> bool:
+    """:func:`equal_ignore_hash` of a ReplicaSet's and a Deployment's templates, memoized by their
+    uids and generations (a template is spec, so any change to it bumps the generation)."""
+    rm, dm = rs["metadata"], d["metadata"]
+    return _same_template_cached((rm.get("uid"), rm.get("generation")), (dm.get("uid"), dm.get("generation")),
+                                 _Ref(rs["spec"]["template"]), _Ref(d["spec"]["template"]))
 
 
 def replica_sets_of(api: APIServer, d: dict[str, Any]) -> list[RS]:
@@ -381,8 +409,11 @@ class DeploymentController(Controller):
         stored = self.api.peek("Deployment", name, ns)
         if stored is None:
             return
-        d = clone(stored)
-        d.setdefault("status", {})
+        # The sync edits metadata.annotations and status of its copy; spec is only read.
+        meta = dict(stored["metadata"])
+        if "annotations" in meta:
+            meta["annotations"] = dict(meta["annotations"])
+        d = {**stored, "metadata": meta, "status": clone(stored.get("status") or {})}
         self._key = (ns, name)
         rs_list = self._get_replica_sets(d)
         if d["metadata"].get("deletionTimestamp"):
@@ -455,15 +486,16 @@ class DeploymentController(Controller):
         existing = find_new_replica_set(d, rs_list)
         new_uid = existing["metadata"]["uid"] if existing is not None else None
         old = [rs for rs in rs_list if rs["metadata"]["uid"] != new_uid]
-        return self._get_new_replica_set(d, rs_list, old, create), old
+        return self._get_new_replica_set(d, existing, old, create), old
 
-    def _get_new_replica_set(self, d: dict[str, Any], rs_list: list[RS], old: list[RS], create: bool
+    def _get_new_replica_set(self, d: dict[str, Any], existing: RS | None, old: list[RS], create: bool
                              ) -> RS | None:
-        existing = find_new_replica_set(d, rs_list)
+        """``getNewReplicaSet``: update the existing new ReplicaSet's annotations and
+        ``minReadySeconds``, or (``create``) create it, with the revision and condition bookkeeping."""
         max_old = max((r for r in (revision_of(rs) for rs in old) if r is not None), default=0)
         new_revision = str(max_old + 1)
         if existing is not None:
-            rs_copy = clone(existing)
+            rs_copy = _editable(existing)
             annotations_updated = self._set_new_rs_annotations(d, rs_copy, new_revision, exists=True)
             min_ready = d["spec"].get("minReadySeconds", 0)
             if annotations_updated or rs_copy["spec"].get("minReadySeconds", 0) != min_ready:
@@ -584,7 +616,7 @@ class DeploymentController(Controller):
         size_changed = old_scale != new_scale
         if not size_changed and not _replicas_annotations_need_update(rs, r, r + surge):
             return False, rs
-        rs_copy = clone(rs)
+        rs_copy = _editable(rs)
         rs_copy["spec"]["replicas"] = new_scale
         _set_replicas_annotations(rs_copy, r, r + surge)
         updated = self.api.update(rs_copy)
@@ -897,6 +929,14 @@ class DeploymentController(Controller):
 
 
 # -- small helpers ---------------------------------------------------------------------------------
+def _editable(rs: RS) -> RS:
+    """A copy of a stored ReplicaSet whose ``spec`` fields and annotations may be changed; the
+    template is shared, never edited (the API server copies what it stores)."""
+    meta = dict(rs["metadata"])
+    meta["annotations"] = dict(meta.get("annotations") or {})
+    return {**rs, "metadata": meta, "spec": dict(rs["spec"])}
+
+
 def _replica_set_name(deployment: str, pod_hash: str) -> str:
     """``generateReplicaSetName``: ``<deployment>-<hash>``, the name cut to fit 253 characters."""
     room = 253 - 1 - len(pod_hash)

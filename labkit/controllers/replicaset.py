@@ -19,9 +19,9 @@ rules are those of ``kubernetes-semantics.md`` section 9.10:
 
 from __future__ import annotations
 
-import functools
+import bisect
+import heapq
 import math
-import random
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -29,16 +29,15 @@ from labkit.api.server import Conflict, NotFound
 from labkit.api.store import WatchEvent, clone, timestamp
 from labkit.controllers.controller_utils import (
     Expectations,
-    OwnerIndex,
-    claim,
+    adopt,
+    can_adopt,
     controller_ref,
     is_pod_active,
-    is_pod_available,
     is_pod_ready,
-    is_pod_terminating,
     owner_reference,
     parse_time,
     ready_condition,
+    release,
     selector_of,
 )
 from labkit.controllers.runtime import Controller, SyncError
@@ -46,6 +45,7 @@ from labkit.errors import ManifestError
 
 if TYPE_CHECKING:
     from labkit.api.events import EventRecorder
+    from labkit.api.selectors import Selector
     from labkit.api.server import APIServer
     from labkit.sim import LabEnvironment
 
@@ -96,7 +96,8 @@ def pod_from_template(rs: dict[str, Any]) -> dict[str, Any]:
         meta["annotations"] = dict(tmeta["annotations"])
     if tmeta.get("finalizers"):
         meta["finalizers"] = list(tmeta["finalizers"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": clone(template["spec"])}
+    # The API server copies what it stores, so the template's spec is handed over as it is.
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
 
 
 def _deletion_cost(pod: dict[str, Any]) -> int:
@@ -127,86 +128,176 @@ def _log_rank(t: float, now: float) -> int:
     return int(math.log2(d)) if d > 0 else -1
 
 
-class _RankedPod:
-    """The fields ``ActivePodsWithRanks.Less`` compares, read once per pod."""
+class _Facts:
+    """What the controller reads of one pod, computed once per watch event."""
 
-    __slots__ = ("pod", "unscheduled", "phase", "ready", "cost", "rank", "ready_since", "restarts",
-                 "created", "uid")
+    __slots__ = ("pod", "owner", "node", "active", "ready", "since", "terminating", "claimed", "full", "rank")
 
-    def __init__(self, pod: dict[str, Any], rank: int) -> None:
+    def __init__(self, pod: dict[str, Any], rs: dict[str, Any] | None) -> None:
+        meta = pod["metadata"]
+        st = pod.get("status") or {}
+        ref = controller_ref(pod)
         self.pod = pod
-        self.unscheduled = not pod["spec"].get("nodeName")
-        self.phase = _PHASE_ORDINAL.get((pod.get("status") or {}).get("phase") or "", 0)
-        self.ready = is_pod_ready(pod)
-        self.cost = _deletion_cost(pod)
-        self.rank = rank
-        cond = ready_condition(pod) if self.ready else None
-        self.ready_since = parse_time(cond.get("lastTransitionTime")) if cond else None
-        self.restarts = _restarts(pod)
-        self.created = parse_time(pod["metadata"].get("creationTimestamp"))
-        self.uid = pod["metadata"].get("uid", "")
+        self.owner = ref["uid"] if ref is not None else None
+        self.node = pod["spec"].get("nodeName") or ""
+        terminal = st.get("phase") in ("Succeeded", "Failed")
+        self.active = not terminal and not meta.get("deletionTimestamp")
+        self.terminating = not terminal and bool(meta.get("deletionTimestamp"))
+        cond = ready_condition(pod)
+        self.ready = cond is not None and cond.get("status") == "True"
+        self.since = parse_time(cond.get("lastTransitionTime")) if self.ready and cond else None
+        labels = meta.get("labels") or {}
+        sel = selector_of(rs) if rs is not None else None
+        # FilterClaimedPods / ClaimPods: controlled by this ReplicaSet and matching its selector.
+        self.claimed = rs is not None and sel is not None and sel.matches(labels)
+        template = ((rs or {}).get("spec", {}).get("template", {}).get("metadata") or {}).get("labels") or {}
+        self.full = all(labels.get(k) == v for k, v in template.items())
+        regular, sidecar = _restarts(pod)
+        # ActivePodsWithRanks' fixed fields: rules 1-4 and 7, then creation time and UID.
+        self.rank = (0 if not self.node else 1, _PHASE_ORDINAL.get(st.get("phase") or "", 0),
+                     1 if self.ready else 0, _deletion_cost(pod), -regular, -sidecar,
+                     parse_time(meta.get("creationTimestamp")), meta.get("uid", ""))
 
 
-def _compare_times(a: float | None, b: float | None, ua: str, ub: str, now: float) -> int:
-    # afterOrZero for a missing time (it sorts first), else the logarithmic rank with the UID tie-break.
-    if a is None or b is None:
-        return -1 if a is None else 1
-    diff = _log_rank(a, now) - _log_rank(b, now)
-    if diff == 0:
-        return -1 if ua < ub else (1 if ua > ub else 0)
-    return -1 if diff < 0 else 1
+class _Owned:
+    """Aggregates over one ReplicaSet's claimed pods, kept current by the watch so a sync costs
+    O(1) instead of a pass over every pod (upstream's Go loop is fast; Python's is not)."""
+
+    __slots__ = ("active", "ready", "ready_times", "full", "terminating", "unmatched", "nodes")
+
+    def __init__(self) -> None:
+        self.active: dict[str, _Facts] = {}
+        self.ready = 0
+        self.ready_times: list[float] = []  # sorted Ready times of active ready pods
+        self.full = 0
+        self.terminating = 0
+        self.unmatched: dict[str, dict[str, Any]] = {}  # controlled, active, selector no longer matches
+        self.nodes: dict[str, int] = {}  # active pods per node, for the co-location rank
+
+    def add(self, key: str, f: _Facts, sign: int) -> None:
+        if f.claimed:
+            if f.terminating:
+                self.terminating += sign
+            if not f.active:
+                return
+            if sign > 0:
+                self.active[key] = f
+            else:
+                del self.active[key]
+            self.nodes[f.node] = self.nodes.get(f.node, 0) + sign
+            self.full += sign if f.full else 0
+            if f.ready:
+                self.ready += sign
+                if f.since is not None:
+                    if sign > 0:
+                        bisect.insort(self.ready_times, f.since)
+                    else:
+                        del self.ready_times[bisect.bisect_left(self.ready_times, f.since)]
+        elif f.active:
+            if sign > 0:
+                self.unmatched[key] = f.pod
+            else:
+                del self.unmatched[key]
 
 
-def _less(a: _RankedPod, b: _RankedPod, now: float) -> int:
-    """``controller_utils.go: ActivePodsWithRanks.Less`` as a three-way comparison (-1: a goes first)."""
-    # 1. Unassigned < assigned.
-    if a.unscheduled != b.unscheduled:
-        return -1 if a.unscheduled else 1
-    # 2. PodPending < PodUnknown < PodRunning.
-    if a.phase != b.phase:
-        return -1 if a.phase < b.phase else 1
-    # 3. Not ready < ready.
-    if a.ready != b.ready:
-        return -1 if not a.ready else 1
-    # 4. Lower pod-deletion-cost < higher.
-    if a.cost != b.cost:
-        return -1 if a.cost < b.cost else 1
-    # 5. Doubled up < not doubled up: more co-located pods of the same owner first.
-    if a.rank != b.rank:
-        return -1 if a.rank > b.rank else 1
-    # 6. Both ready: ready for less time first (LogarithmicScaleDown, locked on since v1.31).
-    if a.ready and b.ready and a.ready_since != b.ready_since:
-        return _compare_times(a.ready_since, b.ready_since, a.uid, b.uid, now)
-    # 7. Higher restart count (regular, then sidecar) first.
-    if a.restarts != b.restarts:
-        return -1 if a.restarts > b.restarts else 1
-    # 8. Newer creation first (missing first), same logarithmic scale.
-    if a.created != b.created:
-        return _compare_times(a.created, b.created, a.uid, b.uid, now)
-    return 0
+class _PodIndex:
+    """Pods by controlling ReplicaSet (upstream's ``controllerUIDIndex``) with :class:`_Owned`
+    aggregates, plus orphans by namespace. Entries are the API server's objects: read-only."""
+
+    def __init__(self, api: APIServer) -> None:
+        self.api = api
+        self.facts: dict[str, _Facts] = {}
+        self.owned: dict[str, _Owned] = {}
+        self.controlled: dict[str, dict[str, dict[str, Any]]] = {}  # uid -> pod key -> pod
+        self.orphans: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> pod key -> pod
+        self.replica_sets: dict[str, dict[str, Any]] = {}  # uid -> ReplicaSet
+        api.watch("ReplicaSet", self._on_replicaset)
+        api.watch("Pod", self._on_pod)
+
+    def of(self, uid: str) -> _Owned:
+        return self.owned.get(uid) or _Owned()
+
+    def _on_replicaset(self, ev: WatchEvent) -> None:
+        rs = ev.object
+        uid = rs["metadata"]["uid"]
+        old = self.replica_sets.get(uid)
+        if ev.type == "DELETED":
+            self.replica_sets.pop(uid, None)
+            return
+        self.replica_sets[uid] = rs
+        if old is not None and old["spec"].get("selector") == rs["spec"].get("selector") and \
+                (old["spec"]["template"].get("metadata") or {}).get("labels") == \
+                (rs["spec"]["template"].get("metadata") or {}).get("labels"):
+            return
+        for key, pod in list(self.controlled.get(uid, {}).items()):  # what "claimed" means changed
+            self._remove(key)
+            self._insert(key, pod)
+
+    def _on_pod(self, ev: WatchEvent) -> None:
+        meta = ev.object["metadata"]
+        key = f'{meta["namespace"]}/{meta["name"]}'
+        self._remove(key)
+        if ev.type != "DELETED":
+            self._insert(key, ev.object)
+
+    def _remove(self, key: str) -> None:
+        f = self.facts.pop(key, None)
+        if f is None:
+            return
+        if f.owner is None:
+            self.orphans[f.pod["metadata"]["namespace"]].pop(key, None)
+            return
+        self.controlled[f.owner].pop(key, None)
+        self.owned[f.owner].add(key, f, -1)
+
+    def _insert(self, key: str, pod: dict[str, Any]) -> None:
+        ref = controller_ref(pod)
+        owned_by_rs = ref is not None and ref.get("kind") == "ReplicaSet"
+        rs = self.replica_sets.get(ref["uid"]) if owned_by_rs else None  # type: ignore[index]
+        f = _Facts(pod, rs)
+        self.facts[key] = f
+        if f.owner is None:
+            self.orphans.setdefault(pod["metadata"]["namespace"], {})[key] = pod
+            return
+        self.controlled.setdefault(f.owner, {})[key] = pod
+        self.owned.setdefault(f.owner, _Owned()).add(key, f, +1)
 
 
-def pods_to_delete(active: list[dict[str, Any]], related: list[dict[str, Any]], diff: int, now: float,
-                   rng: random.Random | None = None) -> list[dict[str, Any]]:
-    """``replica_set.go: getPodsToDelete``: the first ``diff`` of ``active`` in ActivePodsWithRanks order.
+def pods_to_delete(active: list[_Facts], nodes: dict[str, int], diff: int, now: float
+                   ) -> list[dict[str, Any]]:
+    """``replica_set.go: getPodsToDelete``: the first ``diff`` pods in ``ActivePodsWithRanks`` order.
 
-    ``related`` are the active and inactive pods of every ReplicaSet with the same owner: a pod's
-    rank is how many active ones share its node. When every pod goes there is no sorting. Go's
-    ``sort.Sort`` is not stable, so pods equal on every rule come out in an arbitrary order;
-    ``rng`` (the cluster's seeded source) shuffles them first to stand for that.
+    ``nodes`` counts the active pods of every ReplicaSet with the same owner per node (the
+    co-location rank). When every pod goes there is no sorting. The rules, first difference
+    deciding (``controller_utils.go: ActivePodsWithRanks.Less``): unscheduled first; Pending <
+    Unknown < Running; not ready first; lower ``pod-deletion-cost`` first; higher co-location
+    rank first; ready for less time first (on a log2 scale of nanoseconds, LogarithmicScaleDown);
+    more restarts first; newer first (same log scale); then UID.
+
+    One simplification: within one log-scale bucket upstream orders pods with *different* ready
+    times by UID but pods with the *same* ready time by restarts and creation -- not a consistent
+    order, so Go's result depends on its sort algorithm. The model keeps one consistent order:
+    bucket, restarts, creation bucket, UID.
     """
     if diff >= len(active):
-        return list(active[:diff])
-    on_node: dict[str, int] = {}
-    for p in related:
-        if is_pod_active(p):
-            node = p["spec"].get("nodeName") or ""
-            on_node[node] = on_node.get(node, 0) + 1
-    ranked = [_RankedPod(p, on_node.get(p["spec"].get("nodeName") or "", 0)) for p in active]
-    if rng is not None:
-        rng.shuffle(ranked)
-    ranked.sort(key=functools.cmp_to_key(lambda a, b: _less(a, b, now)))
-    return [r.pod for r in ranked[:diff]]
+        return [f.pod for f in active[:diff]]
+    buckets: dict[float | None, int] = {}
+
+    def bucket(t: float | None) -> int:
+        # A missing time sorts first (afterOrZero); equal times share one log2 evaluation.
+        if t is None:
+            return -2
+        b = buckets.get(t)
+        if b is None:
+            b = buckets[t] = _log_rank(t, now)
+        return b
+
+    def key(f: _Facts) -> tuple:
+        unsched, phase, ready, cost, restarts, sidecar, created, uid = f.rank
+        return (unsched, phase, ready, cost, -nodes.get(f.node, 0), bucket(f.since) if ready else 0,
+                restarts, sidecar, bucket(created), uid)
+
+    return [f.pod for f in heapq.nsmallest(diff, active, key=key)]
 
 
 def _status_fields(st: dict[str, Any]) -> tuple:
@@ -223,24 +314,14 @@ def _set_count(st: dict[str, Any], field: str, value: int) -> None:
 
 
 class ReplicaSetController(Controller):
-    """kube-controller-manager's ``replicaset-controller``.
-
-    Parameters
-    ----------
-    env, api, recorder:
-        As for every :class:`~labkit.controllers.runtime.Controller`.
-    rng:
-        The cluster's seeded source, for the order of pods no rule tells apart.
-    """
+    """kube-controller-manager's ``replicaset-controller``."""
 
     component = "replicaset-controller"
 
-    def __init__(self, env: LabEnvironment, api: APIServer, recorder: EventRecorder, rng: random.Random
-                 ) -> None:
+    def __init__(self, env: LabEnvironment, api: APIServer, recorder: EventRecorder) -> None:
         super().__init__(env, api, recorder)
-        self.rng = rng
-        # The index's watch is registered first, so it is current when our own handler runs.
-        self.pods = OwnerIndex(api, "Pod")
+        # The index's watches are registered first, so it is current when our handlers run.
+        self.pods = _PodIndex(api)
         self.expectations = Expectations(lambda: float(env.now))
         self.watch("ReplicaSet", self._on_replicaset)
         self.watch("Pod", self._on_pod)
@@ -332,17 +413,13 @@ class ReplicaSetController(Controller):
         selector = selector_of(rs)
         if selector is None:
             return
-        uid = rs["metadata"]["uid"]
-        all_pods = [*self.pods.owned(uid), *self.pods.orphans(ns)]
-        active = claim(self.api, rs, selector, [p for p in all_pods if is_pod_active(p)])
-        terminating = [p for p in all_pods if is_pod_terminating(p)
-                       and (controller_ref(p) or {}).get("uid") == uid
-                       and selector.matches(p["metadata"].get("labels") or {})]
+        self._claim_pods(rs, selector)
+        owned = self.pods.of(rs["metadata"]["uid"])
         error: Exception | None = None
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
-            error = self._manage_replicas(key, active, rs)
+            error = self._manage_replicas(key, owned, rs)
         now = float(self.env.now)
-        status = self._calculate_status(rs, active, terminating, error, now)
+        status = self._calculate_status(rs, owned, error, now)
         updated = self._update_status(rs, status)
         if error is not None:
             raise SyncError(str(error))
@@ -350,15 +427,29 @@ class ReplicaSetController(Controller):
         st = updated.get("status") or {}
         if min_ready > 0 and st.get("readyReplicas", 0) != st.get("availableReplicas", 0):
             # FindMinNextPodAvailabilityCheck: when the next ready pod turns available.
-            waits = [since + min_ready - now for since in
-                     (parse_time((ready_condition(p) or {}).get("lastTransitionTime")) for p in active
-                      if is_pod_ready(p)) if since is not None and since + min_ready - now > 0]
-            self.queue.add_after(key, min(waits) if waits else 0.0)
+            i = bisect.bisect_right(owned.ready_times, now - min_ready)
+            wait = owned.ready_times[i] + min_ready - now if i < len(owned.ready_times) else 0.0
+            self.queue.add_after(key, wait)
 
-    def _manage_replicas(self, key: Key, active: list[dict[str, Any]], rs: dict[str, Any]
-                         ) -> Exception | None:
+    def _claim_pods(self, rs: dict[str, Any], selector: Selector) -> None:
+        """``claimPods`` (``controller_ref_manager.go: ClaimPods``) over the active pods: release
+        the controlled ones whose labels stopped matching, adopt matching orphans."""
+        owned = self.pods.of(rs["metadata"]["uid"])
+        deleting = bool(rs["metadata"].get("deletionTimestamp"))
+        if not deleting:
+            for pod in list(owned.unmatched.values()):
+                release(self.api, pod, rs["metadata"]["uid"])
+        orphans = self.pods.orphans.get(rs["metadata"]["namespace"])
+        if deleting or not orphans:
+            return
+        for pod in list(orphans.values()):
+            if is_pod_active(pod) and selector.matches(pod["metadata"].get("labels") or {}) \
+                    and can_adopt(self.api, rs):
+                adopt(self.api, pod, rs)
+
+    def _manage_replicas(self, key: Key, owned: _Owned, rs: dict[str, Any]) -> Exception | None:
         """``manageReplicas``: create or delete the difference, at most :data:`BURST_REPLICAS`."""
-        diff = len(active) - rs["spec"].get("replicas", 1)
+        diff = len(owned.active) - rs["spec"].get("replicas", 1)
         if diff < 0:
             n = min(-diff, BURST_REPLICAS)
             self.expectations.expect_creations(key, n)
@@ -369,7 +460,8 @@ class ReplicaSetController(Controller):
             return error
         if diff > 0:
             n = min(diff, BURST_REPLICAS)
-            victims = pods_to_delete(active, self._related_pods(rs), n, float(self.env.now), self.rng)
+            victims = pods_to_delete(list(owned.active.values()), self._related_nodes(rs), n,
+                                     float(self.env.now))
             self.expectations.expect_deletions(key, [_pod_key(p) for p in victims])
             error = None
             for pod in victims:
@@ -398,48 +490,35 @@ class ReplicaSetController(Controller):
         self.event(rs, "Normal", "SuccessfulCreate", f'Created pod: {pod["metadata"]["name"]}')
         return None
 
-    def _related_pods(self, rs: dict[str, Any]) -> list[dict[str, Any]]:
-        """``getIndirectlyRelatedPods``: pods of every ReplicaSet with the same controller (a
-        Deployment's old and new ones together); none for a ReplicaSet without a controller."""
+    def _related_nodes(self, rs: dict[str, Any]) -> dict[str, int]:
+        """Active pods per node over every ReplicaSet with the same controller
+        (``getIndirectlyRelatedPods``: a Deployment's old and new ones together); none for a
+        ReplicaSet without a controller."""
         ref = controller_ref(rs)
         if ref is None:
-            return []
-        ns = rs["metadata"]["namespace"]
-        seen: set[str] = set()
-        out = []
-        orphans = self.pods.orphans(ns)
-        for other in self.api.items("ReplicaSet", ns):
+            return {}
+        nodes: dict[str, int] = {}
+        for other in self.api.items("ReplicaSet", rs["metadata"]["namespace"]):
             if (controller_ref(other) or {}).get("uid") != ref["uid"]:
                 continue
-            sel = selector_of(other)
-            matching = [p for p in orphans
-                        if sel is not None and sel.matches(p["metadata"].get("labels") or {})]
-            for pod in [*self.pods.owned(other["metadata"]["uid"]), *matching]:
-                if pod["metadata"]["uid"] not in seen:
-                    seen.add(pod["metadata"]["uid"])
-                    out.append(pod)
-        return out
+            for node, n in self.pods.of(other["metadata"]["uid"]).nodes.items():
+                nodes[node] = nodes.get(node, 0) + n
+        return nodes
 
-    def _calculate_status(self, rs: dict[str, Any], active: list[dict[str, Any]],
-                          terminating: list[dict[str, Any]], error: Exception | None, now: float
+    def _calculate_status(self, rs: dict[str, Any], owned: _Owned, error: Exception | None, now: float
                           ) -> dict[str, Any]:
-        """``replica_set_utils.go: calculateStatus``."""
+        """``replica_set_utils.go: calculateStatus`` (from the index's aggregates)."""
         status = clone(rs.get("status") or {})
-        template_labels = ((rs["spec"]["template"].get("metadata") or {}).get("labels") or {}).items()
         min_ready = rs["spec"].get("minReadySeconds", 0)
-        full = ready = available = 0
-        for pod in active:
-            labels = pod["metadata"].get("labels") or {}
-            if all(labels.get(k) == v for k, v in template_labels):
-                full += 1
-            if is_pod_ready(pod):
-                ready += 1
-                if is_pod_available(pod, min_ready, now):
-                    available += 1
+        if min_ready:
+            # IsPodAvailable: Ready since at least minReadySeconds (lastTransitionTime + m <= now).
+            available = bisect.bisect_right(owned.ready_times, now - min_ready)
+        else:
+            available = owned.ready
         conditions = status.get("conditions") or []
         failure = next((c for c in conditions if c["type"] == "ReplicaFailure"), None)
         if error is not None and failure is None:
-            diff = len(active) - rs["spec"].get("replicas", 1)
+            diff = len(owned.active) - rs["spec"].get("replicas", 1)
             reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else ""
             conditions = [*conditions, {"type": "ReplicaFailure", "status": "True",
                                         "lastTransitionTime": timestamp(now), "reason": reason,
@@ -450,12 +529,12 @@ class ReplicaSetController(Controller):
             status["conditions"] = conditions
         else:
             status.pop("conditions", None)
-        status["replicas"] = len(active)
-        _set_count(status, "fullyLabeledReplicas", full)
-        _set_count(status, "readyReplicas", ready)
+        status["replicas"] = len(owned.active)
+        _set_count(status, "fullyLabeledReplicas", owned.full)
+        _set_count(status, "readyReplicas", owned.ready)
         _set_count(status, "availableReplicas", available)
         # DeploymentReplicaSetTerminatingReplicas (beta, on by default since v1.35): a pointer, so 0 shows.
-        status["terminatingReplicas"] = len(terminating)
+        status["terminatingReplicas"] = owned.terminating
         return status
 
     def _update_status(self, rs: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
