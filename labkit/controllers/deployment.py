@@ -18,7 +18,7 @@ import functools
 import json
 import math
 import struct
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.server import Conflict, NotFound
@@ -193,40 +193,15 @@ def _by_creation(rs: RS) -> tuple[float, str]:
     return (parse_time(rs["metadata"].get("creationTimestamp")) or 0.0, rs["metadata"]["name"])
 
 
-def find_new_replica_set(d: dict[str, Any], rs_list: list[RS]) -> RS | None:
+def find_new_replica_set(d: dict[str, Any], rs_list: list[RS],
+                         same: Callable[[RS, dict[str, Any]], bool] | None = None) -> RS | None:
     """``FindNewReplicaSet``: the oldest ReplicaSet whose template equals the Deployment's (hash aside)."""
     for rs in sorted(rs_list, key=_by_creation):
-        if _same_template(rs, d):
+        equal = same(rs, d) if same is not None else equal_ignore_hash(rs["spec"]["template"],
+                                                                       d["spec"]["template"])
+        if equal:
             return rs
     return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _same_template_cached(rs_key: tuple, d_key: tuple, rs_template: Any, d_template: Any) -> bool:
-    return equal_ignore_hash(rs_template.value, d_template.value)
-
-
-class _Ref:
-    """Carries a template into the memo without hashing it (the key says which version it is)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-
-def _same_template(rs: RS, d: dict[str, Any]) -> bool:
-    """:func:`equal_ignore_hash` of a ReplicaSet's and a Deployment's templates, memoized by their
-    uids and generations (a template is spec, so any change to it bumps the generation)."""
-    rm, dm = rs["metadata"], d["metadata"]
-    return _same_template_cached((rm.get("uid"), rm.get("generation")), (dm.get("uid"), dm.get("generation")),
-                                 _Ref(rs["spec"]["template"]), _Ref(d["spec"]["template"]))
 
 
 def replica_sets_of(api: APIServer, d: dict[str, Any]) -> list[RS]:
@@ -325,9 +300,22 @@ class DeploymentController(Controller):
     def __init__(self, env: LabEnvironment, api: APIServer, recorder: EventRecorder) -> None:
         super().__init__(env, api, recorder)
         self.pods = OwnerIndex(api, "Pod")  # getPodMapForDeployment reads pods by owning ReplicaSet
+        self._same: dict[tuple, bool] = {}
         self.watch("Deployment", self._on_deployment)
         self.watch("ReplicaSet", self._on_replicaset)
         self.watch("Pod", self._on_pod)
+
+    def _same_template(self, rs: RS, d: dict[str, Any]) -> bool:
+        """:func:`equal_ignore_hash`, memoized by uids and generations (a template is spec, so a
+        change to it bumps the generation): every sync asks it of every ReplicaSet, twice."""
+        rm, dm = rs["metadata"], d["metadata"]
+        key = (rm.get("uid"), rm.get("generation"), dm.get("uid"), dm.get("generation"))
+        hit = self._same.get(key)
+        if hit is None:
+            if len(self._same) > 65536:
+                self._same.clear()
+            hit = self._same[key] = equal_ignore_hash(rs["spec"]["template"], d["spec"]["template"])
+        return hit
 
     # -- event handlers (deployment_controller.go) ---------------------------------------------
     def _on_deployment(self, ev: WatchEvent) -> Key:
@@ -483,7 +471,7 @@ class DeploymentController(Controller):
     # -- getNewReplicaSet and revisions (sync.go) ----------------------------------------------
     def _get_all(self, d: dict[str, Any], rs_list: list[RS], create: bool) -> tuple[RS | None, list[RS]]:
         """``getAllReplicaSetsAndSyncRevision``: (new, old), old in creation order."""
-        existing = find_new_replica_set(d, rs_list)
+        existing = find_new_replica_set(d, rs_list, self._same_template)
         new_uid = existing["metadata"]["uid"] if existing is not None else None
         old = [rs for rs in rs_list if rs["metadata"]["uid"] != new_uid]
         return self._get_new_replica_set(d, existing, old, create), old
