@@ -131,7 +131,8 @@ def _log_rank(t: float, now: float) -> int:
 class _Facts:
     """What the controller reads of one pod, computed once per watch event."""
 
-    __slots__ = ("pod", "owner", "node", "active", "ready", "since", "terminating", "claimed", "full", "rank")
+    __slots__ = ("pod", "owner", "node", "active", "ready", "since", "terminating", "claimed", "full",
+                 "prefix", "restarts", "created", "uid")
 
     def __init__(self, pod: dict[str, Any], rs: dict[str, Any] | None) -> None:
         meta = pod["metadata"]
@@ -153,10 +154,12 @@ class _Facts:
         template = ((rs or {}).get("spec", {}).get("template", {}).get("metadata") or {}).get("labels") or {}
         self.full = all(labels.get(k) == v for k, v in template.items())
         regular, sidecar = _restarts(pod)
-        # ActivePodsWithRanks' fixed fields: rules 1-4 and 7, then creation time and UID.
-        self.rank = (0 if not self.node else 1, _PHASE_ORDINAL.get(st.get("phase") or "", 0),
-                     1 if self.ready else 0, _deletion_cost(pod), -regular, -sidecar,
-                     parse_time(meta.get("creationTimestamp")), meta.get("uid", ""))
+        # ActivePodsWithRanks' fixed fields: rules 1-4, rule 7, then creation time and UID.
+        self.prefix = (0 if not self.node else 1, _PHASE_ORDINAL.get(st.get("phase") or "", 0),
+                       1 if self.ready else 0, _deletion_cost(pod))
+        self.restarts = (-regular, -sidecar)
+        self.created = parse_time(meta.get("creationTimestamp"))
+        self.uid = meta.get("uid", "")
 
 
 class _Owned:
@@ -210,6 +213,7 @@ class _PodIndex:
         self.owned: dict[str, _Owned] = {}
         self.controlled: dict[str, dict[str, dict[str, Any]]] = {}  # uid -> pod key -> pod
         self.orphans: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> pod key -> pod
+        self._orphan_ns: dict[str, str] = {}
         self.replica_sets: dict[str, dict[str, Any]] = {}  # uid -> ReplicaSet
         api.watch("ReplicaSet", self._on_replicaset)
         api.watch("Pod", self._on_pod)
@@ -241,25 +245,27 @@ class _PodIndex:
             self._insert(key, ev.object)
 
     def _remove(self, key: str) -> None:
-        f = self.facts.pop(key, None)
-        if f is None:
+        ns = self._orphan_ns.pop(key, None)
+        if ns is not None:
+            self.orphans[ns].pop(key, None)
             return
-        if f.owner is None:
-            self.orphans[f.pod["metadata"]["namespace"]].pop(key, None)
+        f = self.facts.pop(key, None)
+        if f is None or f.owner is None:
             return
         self.controlled[f.owner].pop(key, None)
         self.owned[f.owner].add(key, f, -1)
 
     def _insert(self, key: str, pod: dict[str, Any]) -> None:
         ref = controller_ref(pod)
-        owned_by_rs = ref is not None and ref.get("kind") == "ReplicaSet"
-        rs = self.replica_sets.get(ref["uid"]) if owned_by_rs else None  # type: ignore[index]
+        if ref is None:  # an orphan costs one dict entry (bare pods are the scheduler chapters' bulk)
+            ns = pod["metadata"]["namespace"]
+            self.orphans.setdefault(ns, {})[key] = pod
+            self._orphan_ns[key] = ns
+            return
+        rs = self.replica_sets.get(ref["uid"]) if ref.get("kind") == "ReplicaSet" else None
         f = _Facts(pod, rs)
         self.facts[key] = f
-        if f.owner is None:
-            self.orphans.setdefault(pod["metadata"]["namespace"], {})[key] = pod
-            return
-        self.controlled.setdefault(f.owner, {})[key] = pod
+        self.controlled.setdefault(ref["uid"], {})[key] = pod
         self.owned.setdefault(f.owner, _Owned()).add(key, f, +1)
 
 
@@ -281,23 +287,15 @@ def pods_to_delete(active: list[_Facts], nodes: dict[str, int], diff: int, now: 
     """
     if diff >= len(active):
         return [f.pod for f in active[:diff]]
-    buckets: dict[float | None, int] = {}
-
-    def bucket(t: float | None) -> int:
-        # A missing time sorts first (afterOrZero); equal times share one log2 evaluation.
-        if t is None:
-            return -2
-        b = buckets.get(t)
-        if b is None:
-            b = buckets[t] = _log_rank(t, now)
-        return b
-
-    def key(f: _Facts) -> tuple:
-        unsched, phase, ready, cost, restarts, sidecar, created, uid = f.rank
-        return (unsched, phase, ready, cost, -nodes.get(f.node, 0), bucket(f.since) if ready else 0,
-                restarts, sidecar, bucket(created), uid)
-
-    return [f.pod for f in heapq.nsmallest(diff, active, key=key)]
+    # A missing time sorts first (afterOrZero); each distinct time gets one log2 evaluation.
+    bucket: dict[float | None, int] = {None: -2}
+    for f in active:
+        for t in (f.since, f.created):
+            if t not in bucket:
+                bucket[t] = _log_rank(t, now)  # type: ignore[arg-type]
+    keyed = [(f.prefix, -nodes.get(f.node, 0), bucket[f.since] if f.ready else 0, f.restarts,
+              bucket[f.created], f.uid, i) for i, f in enumerate(active)]
+    return [active[k[-1]].pod for k in heapq.nsmallest(diff, keyed)]
 
 
 def _status_fields(st: dict[str, Any]) -> tuple:
@@ -372,7 +370,13 @@ class ReplicaSetController(Controller):
                 return key
             return self._matching(pod)
         old = ev.old or {}
-        old_labels = (old.get("metadata") or {}).get("labels") or {}
+        meta, old_meta = pod["metadata"], old.get("metadata") or {}
+        if (meta.get("labels") is old_meta.get("labels") and meta.get("ownerReferences") is old_meta.get(
+                "ownerReferences") and meta.get("deletionTimestamp") == old_meta.get("deletionTimestamp")
+                and _sync_view(pod) == _sync_view(old)):
+            # Fast path for status writes (they share metadata's maps): nothing a sync reads changed.
+            return None
+        old_labels = old_meta.get("labels") or {}
         labels_changed = (pod["metadata"].get("labels") or {}) != old_labels
         if pod["metadata"].get("deletionTimestamp"):
             gone = [self._deleted(pod), self._deleted(old) if labels_changed and old else None]
