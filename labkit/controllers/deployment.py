@@ -56,6 +56,8 @@ DEPRECATED_ROLLBACK_TO = "deprecated.deployment.rollback.to"
 #: ``sync.go: maxRevHistoryLengthInChars``.
 MAX_REV_HISTORY_CHARS = 2000
 MAX_INT32 = 2**31 - 1
+#: ``deployment_controller.go: maxRetries``: failed syncs of one key before it is dropped.
+MAX_RETRIES = 15
 
 # Condition reasons (deployment_util.go).
 NEW_RS_REASON = "NewReplicaSetCreated"
@@ -391,6 +393,16 @@ class DeploymentController(Controller):
 
     # -- syncDeployment -----------------------------------------------------------------------
     def sync(self, key: Hashable) -> None:
+        """``syncDeployment`` with ``handleErr``: a spec the controller cannot work with (a
+        ``maxSurge`` of ``"25"``) is retried with back-off and dropped after :data:`MAX_RETRIES`."""
+        try:
+            self._sync_deployment(key)
+        except ValueError as e:
+            if self.queue.num_requeues(key) >= MAX_RETRIES:
+                return  # deployment_controller.go: handleErr drops the key ("dropping deployment")
+            raise SyncError(str(e)) from None
+
+    def _sync_deployment(self, key: Hashable) -> None:
         """``syncDeployment`` (semantics 9.3). An empty selector (9.3 step 1) never gets here: the
         API server refuses it at validation."""
         ns, name = key  # type: ignore[misc]

@@ -76,6 +76,10 @@ class WorkQueue:
         self._failures[key] = n + 1
         self.add_after(key, min(BASE_DELAY * 2 ** n, MAX_DELAY))
 
+    def num_requeues(self, key: Hashable) -> int:
+        """How often ``key`` was retried since it last synced cleanly (``NumRequeues``)."""
+        return self._failures.get(key, 0)
+
     def forget(self, key: Hashable) -> None:
         """The key synced cleanly: reset its back-off."""
         self._failures.pop(key, None)
