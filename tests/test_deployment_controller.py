@@ -451,3 +451,25 @@ def test_a_max_surge_without_percent_sign_is_retried_then_dropped_without_crashi
     c.run()
     # 15 retries, 5 ms doubling each time: 5 ms x (2^15 - 1) later the key is dropped and run() returns.
     assert c.list("ReplicaSet") == [] and c.now == pytest.approx(0.005 * (2**15 - 1))
+
+
+def test_background_delete_of_a_deployment_leaves_no_replica_set_or_pod():
+    c = rolled_out(deployment(replicas=2))
+    c.delete("Deployment", "web")
+    c.run()
+    assert c.list("ReplicaSet") == [] and pods(c) == []
+
+
+def test_orphaned_replica_set_is_adopted_by_a_new_deployment_with_the_same_template():
+    c = rolled_out(deployment(replicas=2))
+    (rs,) = c.list("ReplicaSet")
+    c.delete("Deployment", "web", propagation_policy="Orphan")
+    c.run()
+    assert "ownerReferences" not in c.get("ReplicaSet", rs["metadata"]["name"])["metadata"]
+    before = {p["metadata"]["name"] for p in pods(c)}
+    (d,) = c.apply(deployment(replicas=2))
+    c.run()
+    (again,) = c.list("ReplicaSet")
+    assert again["metadata"]["name"] == rs["metadata"]["name"]
+    assert again["metadata"]["ownerReferences"][0]["uid"] == d["metadata"]["uid"]
+    assert {p["metadata"]["name"] for p in pods(c)} == before
