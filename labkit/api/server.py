@@ -357,6 +357,22 @@ class APIServer:
         """Read-modify-write of ``status`` only (the kubelet's and controllers' hot write path)."""
         return self.store.update_status(kind, name, namespace, fn)
 
+    def update_fields(self, kind: str, name: str, namespace: str | None, section: str,
+                      values: dict[str, Any]) -> dict[str, Any]:
+        """Set a few top-level fields of one section (``spec`` or ``status``) without copying the rest.
+
+        For small writes that happen very often, such as a kubelet renewing its node's Lease every
+        10 s: the new version shares every other field with the old one, as the status and binding
+        writes share ``spec``.
+        """
+        old = self.store.get(kind, name, namespace)
+        if old is None:
+            raise NotFound(f'{lookup(kind).plural} "{name}" not found')
+        new = dict(old)
+        new["metadata"] = dict(old["metadata"])
+        new[section] = {**(old.get(section) or {}), **values}
+        return self.store.replace(new, spec_changed=section == "spec")
+
     def bind(self, name: str, namespace: str, node: str, mutate_status: Callable[[dict[str, Any]], None]
              ) -> dict[str, Any]:
         """``POST pods/<name>/binding``: set ``spec.nodeName`` (the scheduler's one write)."""

@@ -184,9 +184,7 @@ class NodeHeartbeats:
                          "renewTime": renew},
             })
         else:
-            def renew_time(lease: dict[str, Any]) -> None:
-                lease["spec"]["renewTime"] = renew
-            self.api.mutate("Lease", name, NODE_LEASE_NAMESPACE, renew_time)
+            self.api.update_fields("Lease", name, NODE_LEASE_NAMESPACE, "spec", {"renewTime": renew})
         self._last_renew[name] = now
         self.writes += 1
 
