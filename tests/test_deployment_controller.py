@@ -445,9 +445,13 @@ def test_make_ready_helper_sets_the_ready_time_the_controller_reads():
     assert cond["lastTransitionTime"] == "2026-01-01T00:00:04Z"
 
 
-def test_a_max_surge_without_percent_sign_is_retried_then_dropped_without_crashing_the_run():
+def test_a_spec_the_controller_cannot_use_is_retried_then_dropped_without_crashing_the_run():
     c = hollow()
-    c.apply(deployment(replicas=2, strategy=rolling("25", "25%")))
+    c.apply(deployment(replicas=2))
+    # A stored object the API would refuse today (as if written before its validation existed):
+    # the controller's handleErr retries it with back-off and drops it after maxRetries.
+    c.store.get("Deployment", "web", "default")["spec"]["strategy"]["rollingUpdate"]["maxSurge"] = "25"
+    c.deployment_controller.queue.add(("default", "web"))
     c.run()
     # 15 retries, 5 ms doubling each time: 5 ms x (2^15 - 1) later the key is dropped and run() returns.
     assert c.list("ReplicaSet") == [] and c.now == pytest.approx(0.005 * (2**15 - 1))

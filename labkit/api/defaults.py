@@ -160,8 +160,8 @@ def _global_default_priority_class(lookup: Lookup) -> dict[str, Any] | None:
 def _workload(doc: dict[str, Any], lookup: Lookup) -> None:
     spec = doc["spec"]
     spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    if doc["kind"] == "Deployment":
+    if doc["kind"] == "Deployment":  # apps/v1 defaults.go: SetDefaults_Deployment
+        spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
         strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
         if strategy.get("type", "RollingUpdate") == "RollingUpdate":

@@ -33,6 +33,7 @@ __all__ = [
     "selector_from_dict",
     "is_qualified_name",
     "is_valid_label_value",
+    "regex_error",
 ]
 
 # -- label keys and values ----------------------------------------------------------------------
@@ -58,10 +59,14 @@ _LABEL_VALUE = re.compile(_LABEL_VALUE_FMT)
 _DNS1123_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FMT)
 
 
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """``RegexError``: the message, examples, and the regex the API server used."""
-    shown = " or ".join(f"'{e}'" for e in examples)
-    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """``RegexError`` (``apimachinery/pkg/util/validation/validation.go``), to the character: each
+    example is followed by ``', '`` and joined with ``' or '``, so two examples read
+    ``(e.g. 'a',  or 'b', regex used for validation is '...')``."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    shown = " or ".join(f"'{e}', " for e in examples)
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
 
 
 def _max_len_error(n: int) -> str:
@@ -82,7 +87,7 @@ def is_qualified_name(key: Any) -> str | None:
     if len(parts) > 2:
         return (
             "a valid label key "
-            + _regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+            + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
             + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
         )
     if len(parts) == 2:
@@ -95,7 +100,7 @@ def is_qualified_name(key: Any) -> str | None:
             if not _DNS1123_SUBDOMAIN.fullmatch(prefix):
                 errs.append(
                     "prefix part "
-                    + _regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
+                    + regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
                 )
     name = parts[-1]
     if not name:
@@ -104,7 +109,7 @@ def is_qualified_name(key: Any) -> str | None:
         errs.append("name part " + _max_len_error(63))
     if not _LABEL_KEY.fullmatch(name):
         errs.append(
-            "name part " + _regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+            "name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
         )
     return "; ".join(errs) or None
 
@@ -120,7 +125,7 @@ def is_valid_label_value(value: Any) -> str | None:
     if len(value.encode()) > 63:
         errs.append(_max_len_error(63))
     if not _LABEL_VALUE.fullmatch(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return "; ".join(errs) or None
 
 

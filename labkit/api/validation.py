@@ -16,7 +16,7 @@ from typing import Any
 
 from labkit.api.kinds import KINDS
 from labkit.api.quantity import check_quantity, check_resource_name, is_integer_resource
-from labkit.api.selectors import is_qualified_name, is_valid_label_value, selector_from_dict
+from labkit.api.selectors import is_qualified_name, is_valid_label_value, regex_error, selector_from_dict
 from labkit.errors import ManifestError
 
 __all__ = ["validate", "DNS1123_LABEL", "DNS1123_SUBDOMAIN"]
@@ -427,10 +427,62 @@ def _template_workload(doc: dict[str, Any]) -> None:
     if rp not in (None, "Always"):
         raise ManifestError("spec.template.spec.restartPolicy", rp,
                             'Unsupported value: supported values: "Always"')
+    if doc.get("kind") == "Deployment":
+        _deployment_spec(spec)
+
+
+#: ``IsValidPercent`` (apimachinery ``util/validation``): what a percentage string must look like.
+_PERCENT = re.compile(r"^[0-9]+%$")
+_PERCENT_MSG = regex_error("a valid percent string must be a numeric string followed by an ending '%'",
+                            "[0-9]+%", "1%", "93%")
+
+
+def _int_or_percent(value: Any, path: str) -> int | None:
+    """``ValidatePositiveIntOrPercent``; returns the value as an int (percent or count), None if unset."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ManifestError(path, value, "Invalid value: must be an integer or percentage (e.g '5%')")
+    if isinstance(value, str):
+        if not _PERCENT.match(value):
+            raise ManifestError(path, value, f"Invalid value: {_PERCENT_MSG}")
+        return int(value[:-1])
+    if value < 0:
+        raise ManifestError(path, value, "Invalid value: must be greater than or equal to 0")
+    return value
+
+
+def _deployment_spec(spec: dict[str, Any]) -> None:
+    """``ValidateDeploymentSpec`` / ``ValidateDeploymentStrategy`` / ``ValidateRollingUpdateDeployment``
+    (``pkg/apis/apps/validation/validation.go``)."""
+    for field in ("minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds"):
+        value = spec.get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ManifestError(f"spec.{field}", value, "Invalid value: must be greater than or equal to 0")
+    deadline = spec.get("progressDeadlineSeconds")
+    if isinstance(deadline, int) and deadline <= (spec.get("minReadySeconds") or 0):
+        raise ManifestError("spec.progressDeadlineSeconds", deadline,
+                            "Invalid value: must be greater than minReadySeconds")
     strategy = spec.get("strategy") or {}
-    if strategy.get("type") == "Recreate" and "rollingUpdate" in strategy:
+    stype = strategy.get("type", "RollingUpdate")
+    if stype not in ("Recreate", "RollingUpdate"):
+        raise ManifestError("spec.strategy.type", stype,
+                            'Unsupported value: supported values: "Recreate", "RollingUpdate"')
+    if stype == "Recreate" and "rollingUpdate" in strategy:
         raise ManifestError("spec.strategy.rollingUpdate", strategy["rollingUpdate"],
                             "Forbidden: may not be specified when strategy `type` is 'Recreate'")
+    ru = strategy.get("rollingUpdate")
+    if stype != "RollingUpdate" or not isinstance(ru, dict):
+        return
+    path = "spec.strategy.rollingUpdate"
+    unavailable = _int_or_percent(ru.get("maxUnavailable"), f"{path}.maxUnavailable")
+    surge = _int_or_percent(ru.get("maxSurge"), f"{path}.maxSurge")
+    if unavailable == 0 and surge == 0:
+        raise ManifestError(f"{path}.maxUnavailable", ru.get("maxUnavailable"),
+                            "Invalid value: may not be 0 when `maxSurge` is 0")
+    if isinstance(ru.get("maxUnavailable"), str) and unavailable is not None and unavailable > 100:
+        raise ManifestError(f"{path}.maxUnavailable", ru["maxUnavailable"],
+                            "Invalid value: must not be greater than 100%")
 
 
 def _service(doc: dict[str, Any]) -> None:

@@ -393,8 +393,9 @@ class DeploymentController(Controller):
 
     # -- syncDeployment -----------------------------------------------------------------------
     def sync(self, key: Hashable) -> None:
-        """``syncDeployment`` with ``handleErr``: a spec the controller cannot work with (a
-        ``maxSurge`` of ``"25"``) is retried with back-off and dropped after :data:`MAX_RETRIES`."""
+        """``syncDeployment`` with ``handleErr``: a stored spec the controller cannot work with (a
+        ``maxSurge`` of ``"25"``, which today's validation refuses but an older object may hold) is
+        retried with back-off and dropped after :data:`MAX_RETRIES`."""
         try:
             self._sync_deployment(key)
         except ValueError as e:
