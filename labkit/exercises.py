@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
 __all__ = ["Verdict", "check_deciding_plugin", "check_node_of_pod", "check_pool_prediction",
-           "check_reason_count", "check_selected_count", "check_service_selects", "check_toleration"]
+           "check_reason_count", "check_rollout_peak", "check_selected_count", "check_service_selects",
+           "check_toleration"]
 
 
 class Verdict:
@@ -198,6 +199,39 @@ def check_pool_prediction(prediction: Any, cluster: Cluster, pod: dict[str, Any]
     return _say(False, f"Not what happens: you predicted {prediction.strip()}, but the scheduler picks "
                        f"{decision.chosen} in the {actual} pool (total {top}). The cells below show which "
                        "scores made the difference.")
+
+
+def check_rollout_peak(prediction: Any, cluster: Cluster, deployment: str,
+                       namespace: str = "default") -> Verdict:
+    """Exercise 00 (a prediction): during a rolling update, at most how many pods does the
+    Deployment ask for at once (the sizes of its ReplicaSets, ``spec.replicas``, added up)?
+
+    The answer is ``replicas + maxSurge``, with maxSurge rounded up from its percentage
+    (``ResolveFenceposts``). It is read from the recorded timeline, so the cluster must have been
+    recorded with :func:`labkit.timeline.record` before the Deployment was applied.
+    """
+    from labkit.timeline import steps
+
+    d = cluster.get("Deployment", deployment, namespace=namespace)
+    totals = [sum(rs.desired for rs in step.replicasets
+                  if rs.owner == deployment and rs.namespace == namespace)
+              for step in steps(cluster, f"Deployment/{deployment}")]
+    if not totals:
+        return _hint("nothing was recorded for that Deployment: call labkit.timeline.record(...) before "
+                     "applying it, then run the rollout.")
+    if prediction is ...:
+        return _start("write down a number before you run the rolling update. The Deployment asks for "
+                      f"{d['spec']['replicas']} replicas; how many extra may exist during the update?")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        return _hint(f"a prediction here is a whole number of pods (an int), got {_type_name(prediction)}.")
+    peak = max(totals)
+    ru = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+    why = (f"the ReplicaSets' sizes added up to at most {peak}: replicas {d['spec']['replicas']} plus "
+           f"maxSurge {ru.get('maxSurge', '25%')} of them, rounded up. (maxUnavailable "
+           f"{ru.get('maxUnavailable', '25%')}, rounded down, is how many may be missing meanwhile.)")
+    if prediction == peak:
+        return _correct(f"you predicted {prediction}, and {why}")
+    return _say(False, f"Not what happens: you predicted {prediction}, but {why}")
 
 
 def _deciding_plugin(frame: Any, weights: dict[str, int], winner: str

@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 from support import chapter00_cluster
 
 import labkit
-from labkit.exercises import check_node_of_pod, check_selected_count, check_service_selects
+from labkit.exercises import (
+    check_node_of_pod,
+    check_rollout_peak,
+    check_selected_count,
+    check_service_selects,
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +127,40 @@ def test_labels_the_service_would_not_select_get_a_hint(with_service, labels, ex
     assert not check_service_selects(labels, with_service, must_have={"track": "canary"})
     out = capsys.readouterr().out
     assert out.startswith("Not yet") and expected in out
+
+
+# -- the Deployment exercise of chapter 00 -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def rolled() -> labkit.Cluster:
+    from labkit import timeline as tl
+
+    k = labkit.Cluster(seed=0)
+    tl.record(k)
+    k.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3,
+                    zones=["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"])
+    k.apply("data/manifests/my-nginx-deployment.yaml")
+    k.run()
+    k.patch("Deployment", "my-nginx",
+            {"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "my-nginx:1.1"}]}}}})
+    k.run()
+    return k
+
+
+def test_the_rollout_peak_is_replicas_plus_the_rounded_up_surge(rolled, capsys):
+    assert check_rollout_peak(4, rolled, "my-nginx")
+    assert capsys.readouterr().out.startswith("Correct: you predicted 4, and the ReplicaSets' sizes added up")
+    assert not check_rollout_peak(3, rolled, "my-nginx")
+    assert capsys.readouterr().out.startswith("Not what happens: you predicted 3")
+
+
+@pytest.mark.parametrize(("prediction", "expected"), [(..., "Replace the ... above"), ("4", "got a str")])
+def test_a_rollout_peak_prediction_that_is_not_a_count_gets_a_pointer(rolled, prediction, expected, capsys):
+    assert not check_rollout_peak(prediction, rolled, "my-nginx")
+    assert expected in capsys.readouterr().out
+
+
+def test_an_unrecorded_cluster_is_told_to_record_first(capsys):
+    k = labkit.Cluster(seed=0, kubelets=False)
+    k.apply("data/manifests/my-nginx-deployment.yaml")
+    assert not check_rollout_peak(4, k, "my-nginx")
+    assert "labkit.timeline.record" in capsys.readouterr().out
