@@ -365,13 +365,10 @@ class APIServer:
         10 s: the new version shares every other field with the old one, as the status and binding
         writes share ``spec``.
         """
-        old = self.store.get(kind, name, namespace)
-        if old is None:
+        new = self.store.update_fields(kind, name, namespace, section, values)
+        if new is None:
             raise NotFound(f'{lookup(kind).plural} "{name}" not found')
-        new = dict(old)
-        new["metadata"] = dict(old["metadata"])
-        new[section] = {**(old.get(section) or {}), **values}
-        return self.store.replace(new, spec_changed=section == "spec")
+        return new
 
     def bind(self, name: str, namespace: str, node: str, mutate_status: Callable[[dict[str, Any]], None]
              ) -> dict[str, Any]:

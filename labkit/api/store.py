@@ -27,6 +27,9 @@ EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace or "", name)
 
+#: Any spelling of a kind -> (its canonical name, namespaced): the store keys every read and write.
+_KIND_INFO: dict[str, tuple[str, bool]] = {}
+
 
 #: Immutable JSON scalars: shared, never copied.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -100,8 +103,11 @@ class APIStore:
     # -- reading -------------------------------------------------------------------------
     @staticmethod
     def key(kind: str, name: str, namespace: str | None) -> ObjectKey:
-        k = lookup(kind)
-        return (k.kind, (namespace or "default") if k.namespaced else "", name)
+        info = _KIND_INFO.get(kind)
+        if info is None:  # first use of this spelling: resolve it once (lookup raises for unknown kinds)
+            k = lookup(kind)
+            info = _KIND_INFO[kind] = (k.kind, k.namespaced)
+        return (info[0], (namespace or "default") if info[1] else "", name)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The stored object itself (not a copy): callers inside labkit must not mutate it."""
@@ -160,7 +166,11 @@ class APIStore:
         """
         meta = obj["metadata"]
         key = self.key(obj["kind"], meta["name"], meta.get("namespace"))
-        old = self._objects[key]
+        return self._replace(key, self._objects[key], obj, spec_changed)
+
+    def _replace(self, key: ObjectKey, old: dict[str, Any], obj: dict[str, Any], spec_changed: bool | None
+                 ) -> dict[str, Any]:
+        meta = obj["metadata"]
         if spec_changed is None:
             spec_changed = old.get("spec") != obj.get("spec")
         meta["uid"] = old["metadata"]["uid"]
@@ -172,6 +182,21 @@ class APIStore:
         self._by_kind[key[0]][key] = obj
         self._notify(WatchEvent("MODIFIED", key[0], obj, old))
         return obj
+
+    def update_fields(self, kind: str, name: str, namespace: str | None, section: str,
+                      values: dict[str, Any]) -> dict[str, Any] | None:
+        """Shallow write of a few top-level fields of one section; None when the object is missing.
+
+        The new version shares everything else with the old one (see ``APIServer.update_fields``).
+        """
+        key = self.key(kind, name, namespace)
+        old = self._objects.get(key)
+        if old is None:
+            return None
+        new = dict(old)
+        new["metadata"] = dict(old["metadata"])
+        new[section] = {**(old.get(section) or {}), **values}
+        return self._replace(key, old, new, section == "spec")
 
     def update(self, kind: str, name: str, namespace: str | None, mutate: Callable[[dict], None]) -> dict:
         """Copy-on-write update: ``mutate`` edits a deep copy, which then replaces the stored one.

@@ -53,11 +53,18 @@ class GarbageCollector(Controller):
             self.watch(kind, self._on_change)
 
     # -- the graph --------------------------------------------------------------------------------
-    def _on_change(self, ev: WatchEvent) -> list[Key]:
+    def _on_change(self, ev: WatchEvent) -> list[Key] | None:
         obj = ev.object
+        meta = obj["metadata"]
+        old = ev.old
+        if (old is not None and not meta.get("ownerReferences") and not meta.get("deletionTimestamp")
+                and not old["metadata"].get("ownerReferences") and meta["uid"] == old["metadata"]["uid"]):
+            # An update of an object that names no owner and names none now, not being deleted (a
+            # bare pod's binding or status write): the graph and the answer (nothing) stay the same.
+            return None
         key = _key(obj)
-        uid = obj["metadata"]["uid"]
-        refs = tuple(r["uid"] for r in obj["metadata"].get("ownerReferences") or [])
+        uid = meta["uid"]
+        refs = tuple(r["uid"] for r in meta.get("ownerReferences") or [])
         for owner in self._owners.pop(key, ()):
             self._dependents.get(owner, set()).discard(key)
         if ev.type == "DELETED":
@@ -70,7 +77,6 @@ class GarbageCollector(Controller):
             for owner in refs:
                 self._dependents.setdefault(owner, set()).add(key)
         keys: list[Key] = []
-        meta = obj["metadata"]
         if meta.get("deletionTimestamp") and {"foregroundDeletion", "orphan"} & set(meta.get("finalizers")
                                                                                    or []):
             keys.append(key)

@@ -122,12 +122,17 @@ class Controller:
 
     def watch(self, kind: str, to_key: Callable[[Any], Hashable | list[Hashable] | None]) -> None:
         """Enqueue ``to_key(event)`` (one key, a list of keys, or None) for every change of ``kind``."""
+        add = self.queue.add
+
         def handler(ev: Any) -> None:
             keys = to_key(ev)
             if keys is None:
                 return
-            for key in keys if isinstance(keys, list) else [keys]:
-                self.queue.add(key)
+            if type(keys) is list:
+                for key in keys:
+                    add(key)
+            else:
+                add(keys)
         self.api.watch(kind, handler)
 
     def _worker(self):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from labkit.api.server import NotFound
 from labkit.api.store import WatchEvent, timestamp
 
 if TYPE_CHECKING:
@@ -173,7 +174,9 @@ class NodeHeartbeats:
     # -- Lease: component-helpers/apimachinery/lease/controller.go --------------------------------
     def _renew_lease(self, node: dict[str, Any], now: float, renew: str) -> None:
         name = node["metadata"]["name"]
-        if self.api.peek("Lease", name, NODE_LEASE_NAMESPACE) is None:
+        try:
+            self.api.update_fields("Lease", name, NODE_LEASE_NAMESPACE, "spec", {"renewTime": renew})
+        except NotFound:
             # ensureLease / newLease: named after the node, owned by the Node object.
             self.api.create({
                 "apiVersion": "coordination.k8s.io/v1",
@@ -183,8 +186,6 @@ class NodeHeartbeats:
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
                          "renewTime": renew},
             })
-        else:
-            self.api.update_fields("Lease", name, NODE_LEASE_NAMESPACE, "spec", {"renewTime": renew})
         self._last_renew[name] = now
         self.writes += 1
 
