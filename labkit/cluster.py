@@ -95,7 +95,10 @@ class Cluster:
         if until is None:
             self.env.settle()
         elif until > self.env.now:
-            self.env.run(until=until)
+            from labkit.sim import fewer_collections
+
+            with fewer_collections():
+                self.env.run(until=until)
         return self.now
 
     # -- kubectl apply -------------------------------------------------------------------
