@@ -461,11 +461,11 @@ class APIServer:
                 return pod
             deadline = self._clock() + grace
 
-        def mark(p: dict[str, Any]) -> None:
-            p["metadata"]["deletionTimestamp"] = timestamp(deadline)
-            p["metadata"]["deletionGracePeriodSeconds"] = grace
+        def mark(m: dict[str, Any]) -> None:
+            m["deletionTimestamp"] = timestamp(deadline)
+            m["deletionGracePeriodSeconds"] = grace
 
-        return self.store.update("Pod", name, ns, mark)
+        return self.store.update_metadata("Pod", name, ns, mark)  # spec and status stay as stored
 
     def remove_finalizer(self, kind: str, name: str, namespace: str | None, finalizer: str) -> dict[str, Any]:
         """Drop one finalizer; an object being deleted goes once its last finalizer is gone."""

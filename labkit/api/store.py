@@ -209,6 +209,17 @@ class APIStore:
         mutate(new)
         return self.replace(new)
 
+    def update_metadata(self, kind: str, name: str, namespace: str | None,
+                        mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Copy-on-write write of top-level ``metadata`` fields only: ``mutate`` edits a shallow copy
+        of ``metadata`` (it may set or drop fields, not edit the maps and lists in it in place);
+        ``spec`` and ``status`` are shared with the old version."""
+        old = self._objects[self.key(kind, name, namespace)]
+        new = dict(old)
+        new["metadata"] = dict(old["metadata"])
+        mutate(new["metadata"])
+        return self.replace(new, spec_changed=False)
+
     def update_status(self, kind: str, name: str, namespace: str | None,
                       mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Copy-on-write write to the ``status`` subresource: ``mutate`` edits a copy of ``status``.

@@ -288,12 +288,12 @@ def pods_to_delete(active: list[_Facts], nodes: dict[str, int], diff: int, now: 
     if diff >= len(active):
         return [f.pod for f in active[:diff]]
     # A missing time sorts first (afterOrZero); each distinct time gets one log2 evaluation.
-    bucket: dict[float | None, int] = {None: -2}
-    for f in active:
-        for t in (f.since, f.created):
-            if t not in bucket:
-                bucket[t] = _log_rank(t, now)  # type: ignore[arg-type]
-    keyed = [(f.prefix, -nodes.get(f.node, 0), bucket[f.since] if f.ready else 0, f.restarts,
+    times = {f.since for f in active}
+    times.update([f.created for f in active])
+    bucket: dict[float | None, int] = {t: _log_rank(t, now) for t in times if t is not None}
+    bucket[None] = -2
+    count = nodes.get
+    keyed = [(f.prefix, -count(f.node, 0), bucket[f.since] if f.ready else 0, f.restarts,
               bucket[f.created], f.uid, i) for i, f in enumerate(active)]
     return [active[k[-1]].pod for k in heapq.nsmallest(diff, keyed)]
 
