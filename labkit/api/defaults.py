@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 from labkit.errors import ManifestError
 
-__all__ = ["apply_defaults", "image_pull_policy", "qos_class"]
-
+__all__ = ["apply_defaults", "builtin_objects", "image_pull_policy", "qos_class"]
 
 
 class Lookup(Protocol):
@@ -90,35 +89,42 @@ def pod_spec_defaults(spec: dict[str, Any]) -> None:
 def _admit_pod(pod: dict[str, Any], lookup: Lookup) -> None:
     spec = pod["spec"]
     pod_spec_defaults(spec)
+    # pkg/apis/core/v1/conversion.go (Convert_v1_Pod_To_core_Pod): a negative grace period is stored
+    # as 1 (a Pod only: templates keep what was written).
+    grace = spec["terminationGracePeriodSeconds"]
+    if isinstance(grace, int) and grace < 0:
+        spec["terminationGracePeriodSeconds"] = 1
     spec.setdefault("enableServiceLinks", True)
     # pkg/apis/core/v1/conversion.go reads the deprecated serviceAccount when serviceAccountName is empty
     # and writes the alias back on every v1 read; admission (serviceaccount) defaults it to "default".
     spec["serviceAccountName"] = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     spec["serviceAccount"] = spec["serviceAccountName"]
-    # admission: priority (plugin/pkg/admission/priority) -- resolve the class into spec.priority.
+    # admission: priority (plugin/pkg/admission/priority, admitPod) -- resolve the class into spec.priority.
     cls_name = spec.get("priorityClassName")
     if cls_name:
         cls = lookup.get("PriorityClass", cls_name)
         if cls is None:
             raise ManifestError("spec.priorityClassName", cls_name,
                                 f'Forbidden: no PriorityClass with name {cls_name} was found')
-        value = cls.get("value", 0)
-        if spec.get("priority") is not None and spec["priority"] != value:
-            raise ManifestError("spec.priority", spec["priority"],
-                                "Forbidden: the integer value of priority must not be provided in pod spec; "
-                                "priority admission controller computed "
-                                f"{value} from the given PriorityClass name")
-        spec["priority"] = value
-        spec.setdefault("preemptionPolicy", cls.get("preemptionPolicy", "PreemptLowerPriority"))
     else:
-        default = _global_default_priority_class(lookup)
-        if default is not None:
-            spec["priorityClassName"] = default["metadata"]["name"]
-            spec["priority"] = default.get("value", 0)
-            spec.setdefault("preemptionPolicy", default.get("preemptionPolicy", "PreemptLowerPriority"))
-        else:
-            spec.setdefault("priority", 0)
-            spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        cls = _global_default_priority_class(lookup)
+    # No class at all: priority 0 (DefaultPriorityWhenNoDefaultClassExists) and PreemptLowerPriority.
+    value = cls.get("value", 0) if cls is not None else 0
+    policy = (cls or {}).get("preemptionPolicy", "PreemptLowerPriority")
+    if spec.get("priority") is not None and spec["priority"] != value:
+        raise ManifestError("spec.priority", spec["priority"],
+                            f"Forbidden: the integer value of priority ({spec['priority']}) must not be "
+                            f"provided in pod spec; priority admission controller computed {value} from the "
+                            "given PriorityClass name")
+    if spec.get("preemptionPolicy") is not None and spec["preemptionPolicy"] != policy:
+        raise ManifestError("spec.preemptionPolicy", spec["preemptionPolicy"],
+                            f"Forbidden: the string value of PreemptionPolicy ({spec['preemptionPolicy']}) "
+                            "must not be provided in pod spec; priority admission controller computed "
+                            f"{policy} from the given PriorityClass name")
+    if cls is not None:
+        spec["priorityClassName"] = cls["metadata"]["name"]
+    spec["priority"] = value
+    spec["preemptionPolicy"] = policy
     # admission: runtimeclass -- copy overhead.podFixed into spec.overhead, merge scheduling.
     rc_name = spec.get("runtimeClassName")
     if rc_name:
@@ -180,10 +186,17 @@ def _service(doc: dict[str, Any], lookup: Lookup) -> None:
         spec.setdefault("internalTrafficPolicy", "Cluster")
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if spec["sessionAffinity"] == "None":
+        spec.pop("sessionAffinityConfig", None)
+    elif spec["sessionAffinity"] == "ClientIP":
+        timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+        if timeout is None:  # DefaultClientIPServiceAffinitySeconds: three hours
+            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 10800}}
     for port in spec.get("ports") or []:
         if not port.get("protocol"):
             port["protocol"] = "TCP"  # SetDefaults_ServicePort / SetDefaults_ContainerPort: "" means TCP
-        port.setdefault("targetPort", port.get("port"))
+        if port.get("targetPort") in (None, 0, ""):  # SetDefaults_Service: unset, 0 or "" means the port
+            port["targetPort"] = port.get("port")
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
     doc.setdefault("status", {"loadBalancer": {}})
@@ -206,6 +219,44 @@ def _hpa(doc: dict[str, Any], lookup: Lookup) -> None:
 
 def _priority_class(doc: dict[str, Any], lookup: Lookup) -> None:
     doc.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    name = doc["metadata"]["name"]
+    old = lookup.get("PriorityClass", name)
+    if old is not None:
+        # ValidatePriorityClassUpdate: value and preemptionPolicy are immutable.
+        if doc.get("value", 0) != old.get("value", 0):
+            raise ManifestError("value", doc.get("value"), "Forbidden: may not be changed in an update.")
+        if doc["preemptionPolicy"] != old.get("preemptionPolicy", "PreemptLowerPriority"):
+            raise ManifestError("preemptionPolicy", doc["preemptionPolicy"],
+                                "Invalid value: field is immutable")
+    # admission: priority (validatePriorityClass) -- one globalDefault at most; marking an existing
+    # class as default while another one is, is refused too.
+    if doc.get("globalDefault"):
+        default = _global_default_priority_class(lookup)
+        if default is not None and default["metadata"]["name"] != name:
+            raise ManifestError("globalDefault", True,
+                                f"Forbidden: PriorityClass {default['metadata']['name']} is already marked "
+                                "as default. Only one default can exist")
+
+
+def builtin_objects() -> list[dict[str, Any]]:
+    """The objects kube-apiserver creates at startup, for the caller to create through the API server.
+
+    The system PriorityClasses (``pkg/registry/scheduling/rest/storage_scheduling.go``,
+    ``AddSystemPriorityClasses``, from ``SystemPriorityClasses`` in
+    ``pkg/apis/scheduling/v1/helpers.go``): kube-system pods such as CoreDNS and kube-proxy name
+    them, so a cluster that lacks them refuses those pods.
+    """
+    return [
+        {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+         "value": value, "description": description}
+        for name, value, description in (
+            ("system-node-critical", 2_000_001_000,
+             "Used for system critical pods that must not be moved from their current node."),
+            ("system-cluster-critical", 2_000_000_000,
+             "Used for system critical pods that must run in the cluster, but can be moved to another node "
+             "if necessary."),
+        )
+    ]
 
 
 _DEFAULTS: dict[str, Callable[[dict[str, Any], Lookup], None]] = {
