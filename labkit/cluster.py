@@ -7,12 +7,15 @@ only moves in :meth:`Cluster.run`, so every result is reproducible from the seed
 
 from __future__ import annotations
 
+import math
 import random
+from datetime import datetime, timezone
+from numbers import Real
 from typing import Any
 
 from labkit.api.events import EventRecorder
 from labkit.api.server import APIServer
-from labkit.api.store import APIStore, WatchEvent, clone
+from labkit.api.store import EPOCH, APIStore, WatchEvent, clone
 from labkit.errors import ManifestError
 from labkit.manifests import load_documents
 from labkit.version import KUBERNETES_PATCH_VERSION
@@ -20,7 +23,20 @@ from labkit.version import KUBERNETES_PATCH_VERSION
 __all__ = ["Cluster"]
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+#: The last simulated second an RFC 3339 timestamp can show (9999-12-31T23:59:59Z; ``metav1.Time``
+#: marshals only years 0-9999), counted from :data:`labkit.api.store.EPOCH`.
+MAX_TIME = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - EPOCH).total_seconds()
 DEFAULT_ZONES = ("cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j")
+
+
+def _check_until(until: Any) -> None:
+    """Refuse a ``run(until=...)`` that simulated time cannot reach (see :meth:`Cluster.run`)."""
+    if isinstance(until, bool) or not isinstance(until, Real):
+        raise ManifestError("until", until, "Invalid value: until is a number of simulated seconds since the "
+                            "cluster was created, e.g. c.run(until=c.now + 60), or None to run until settled")
+    if not math.isfinite(until) or until > MAX_TIME:
+        raise ManifestError("until", until, f"Invalid value: must be finite and at most {MAX_TIME:.0f} s "
+                            "(9999-12-31T23:59:59Z, the last instant an RFC 3339 timestamp can show)")
 
 
 class Cluster:
@@ -91,7 +107,17 @@ class Cluster:
 
     def run(self, until: float | None = None) -> float:
         """Advance simulated time to ``until`` seconds (absolute, as in SimPy), or until nothing is
-        left to happen (``None``). Returns the new :attr:`now`."""
+        left to happen (``None``). Returns the new :attr:`now`.
+
+        Every object carries RFC 3339 timestamps of simulated time (``creationTimestamp``, Lease
+        renewals, Events), and RFC 3339 ends at 9999-12-31T23:59:59Z, so ``until`` must be a finite
+        number of at most :data:`MAX_TIME` seconds (about 7,970 years); anything else is refused with
+        :class:`labkit.ManifestError` (path ``until``) and time does not move. Simulated time is not
+        free: the periodic loops (heartbeats every 10 s, node monitor every 5 s) run through it, about
+        0.1-0.3 s of real time per simulated day for a small cluster.
+        """
+        if until is not None:
+            _check_until(until)
         if until is None:
             self.env.settle()
         elif until > self.env.now:
@@ -246,16 +272,19 @@ class Cluster:
         """
         from labkit.cloud.ecs import pool_nodes
 
-        if not isinstance(count, int) or count < 0:
-            raise ValueError(f"count must be a non-negative integer, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ManifestError("count", count,
+                                "Invalid value: the number of nodes is a non-negative integer (e.g. count=3)")
         start = self._pools.get(name, 0)
         pool_index = list(self._pools).index(name) if name in self._pools else len(self._pools)
         nodes = pool_nodes(name, instance_type, count, zones or list(DEFAULT_ZONES), start_index=start,
                            labels=labels, taints=taints, network=network, pool_index=pool_index,
                            kubelet_version=KUBERNETES_PATCH_VERSION)
-        self._pools[name] = start + count
         # The pool's nodes share one shape: the first takes the schema pass for all of them.
-        return self._apply(nodes, schema_sample=True) if nodes else []
+        # The node counter moves only once the nodes are stored: a refused call leaves no trace.
+        out = self._apply(nodes, schema_sample=True) if nodes else []
+        self._pools[name] = start + count
+        return out
 
     def fail_node(self, name: str) -> None:
         """The node's kubelet stops, as if the machine died or lost its network.
@@ -314,8 +343,7 @@ class Cluster:
             if not all_nodes:
                 result = s.records.get(uid)
                 if result is None:
-                    raise ValueError(f"pod {namespace}/{pod} has not been through a scheduling cycle yet "
-                                     "(run the cluster first)")
+                    raise ValueError(self._no_cycle_reason(obj, namespace, pod))
                 return Explanation(f"{namespace}/{pod}", result, weights, self._message(obj),
                                    node_labels=self._node_labels())
             # The teaching view asks where the pod *could* go: evaluate it unbound, as it was queued.
@@ -330,6 +358,28 @@ class Cluster:
         obj = self.api.admit(doc)
         obj["metadata"].setdefault("uid", "what-if")
         return self._what_if(obj, weights, all_nodes=all_nodes)
+
+    def _no_cycle_reason(self, obj: dict[str, Any], namespace: str, name: str) -> str:
+        """Why the pod has no recorded scheduling cycle, with advice that fits the reason."""
+        spec = obj.get("spec") or {}
+        what_if = ("for a what-if, c.explain(manifest) evaluates a Pod manifest without applying it, and "
+                   f'c.explain("{name}", all_nodes=True) scores every node for this pod as if it were '
+                   "unbound")
+        if spec.get("nodeName"):
+            # kube-scheduler only takes pods without spec.nodeName (eventhandlers.go: assignedPod).
+            return (f"pod {namespace}/{name} was not placed by the scheduler: its manifest names its node in "
+                    f'spec.nodeName ("{spec["nodeName"]}"), so it went straight to that node\'s kubelet and '
+                    f"never had a scheduling cycle; {what_if}")
+        scheduler_name = spec.get("schedulerName", "default-scheduler")
+        if scheduler_name != self.scheduler.profile.name:
+            return (f'pod {namespace}/{name} asks for spec.schedulerName "{scheduler_name}", a scheduler the '
+                    f'cluster does not run (its profile is "{self.scheduler.profile.name}"), so no cycle '
+                    f"will ever place it; {what_if}")
+        if spec.get("schedulingGates"):
+            gates = ", ".join(str((g or {}).get("name")) for g in spec["schedulingGates"])
+            return (f"pod {namespace}/{name} is held by spec.schedulingGates ({gates}): the scheduler does "
+                    "not try it until the gates are removed; " + what_if)
+        return f"pod {namespace}/{name} has not been through a scheduling cycle yet (run the cluster first)"
 
     def _message(self, pod: dict[str, Any]) -> str:
         for c in (pod.get("status") or {}).get("conditions") or []:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ def load_documents(source: Any) -> list[dict[str, Any]]:
     elif isinstance(source, str):
         if len(source.encode("utf-8", "replace")) > MAX_BYTES:
             raise ManifestError("", f"<{len(source)} characters>", _TOO_LARGE)
+        _check_unicode(source, "")
         docs = _parse_yaml(source)
     elif isinstance(source, Mapping):
         docs = [source]
@@ -137,6 +139,28 @@ def _decode_utf8(data: bytes, value: str) -> str:
                             f"offset {e.start}): save it as UTF-8") from None
 
 
+#: UTF-16 surrogate code points: a Python string can hold them (``"\\ud800"``, or text decoded with
+#: ``surrogateescape``), but they are not characters, and no UTF-8 (what the API server speaks) has them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(text: str, path: str) -> None:
+    """Refuse text with a lone surrogate (it cannot be sent to an API server: it is not Unicode text)."""
+    if text.isascii():
+        return
+    bad = _SURROGATE.search(text)
+    if bad is None:
+        return
+    i = bad.start()
+    line = text.count("\n", 0, i) + 1
+    column = i - (text.rfind("\n", 0, i) + 1) + 1
+    where = f" (line {line}, column {column})" if "\n" in text else ""
+    raise ManifestError(path, text if len(text) <= 80 else text[max(0, i - 20):i + 20],
+                        f"not valid Unicode text: a lone surrogate U+{ord(bad.group()):04X} at position {i}"
+                        f"{where}, which no UTF-8 text can hold (a broken escape such as \"\\ud800\", or "
+                        "bytes decoded with errors='surrogateescape'?)")
+
+
 def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
@@ -199,11 +223,14 @@ def _check_shape(value: Any, path: str, depth: int, budget: list[int], where: st
                             "bomb? anchors (&) repeated through aliases (*) multiply)")
     if depth > MAX_DEPTH:
         raise ManifestError(path, "...", f"{where} is nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, Mapping):
+    if isinstance(value, str):
+        _check_unicode(value, path)
+    elif isinstance(value, Mapping):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ManifestError(path, k, f"field names must be strings, got the {_type_name(k)} {k!r} "
                                     f"(quote it in YAML: \"{k}\":)")
+            _check_unicode(k, path)
             _check_shape(v, f"{path}.{k}" if path else k, depth + 1, budget, where)
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -240,11 +267,13 @@ def check_document(doc: dict[str, Any], *, schema: bool = True) -> None:
 
 
 def _schema_check(doc: dict[str, Any]) -> None:
-    # The verdict of a schema does not depend on metadata.name (a plain string there), so
-    # documents that differ only by name share one validation: applying 1,000 pods stamped
-    # from one template costs one schema pass.
+    # The verdict of a schema does not depend on the text of metadata.name (the schema says only
+    # "a string"), so documents that differ only by that text share one validation: applying 1,000
+    # pods stamped from one template costs one schema pass. Only a *string* name is replaced: a
+    # name of another type (YAML's `name: yes` is the boolean true) fails the schema, and must not
+    # share the verdict of a string name.
     meta = doc.get("metadata")
-    if isinstance(meta, dict) and "name" in meta:
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str):
         probe = {**doc, "metadata": {**meta, "name": "x"}}
     else:
         probe = doc

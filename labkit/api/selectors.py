@@ -434,16 +434,22 @@ def parse_selector(text: str) -> Selector:
 
     Raises
     ------
-    ValueError
-        Saying where the text went wrong and what was expected there, with upstream's wording,
-        e.g. ``found 'y', expected: ',' or ')'``, and a caret under the offending character.
+    ManifestError
+        (a ``ValueError``) with path ``labelSelector``, the text as value and a reason saying
+        where the text went wrong and what was expected there, with upstream's wording (the
+        kube-apiserver answers a bad ``?labelSelector=`` with ``labels.Parse``'s error), e.g.
+        ``found 'y', expected: ',' or ')'``, and a caret under the offending character.
     """
+    if not isinstance(text, str):
+        raise ManifestError("labelSelector", text, f"Invalid value: a label selector is a string such as "
+                            f"\"app=web,tier in (frontend)\", not a {type(text).__name__}")
     try:
         requirements = _Parser(text).parse()
     except _SelectorSyntaxError as exc:
         caret = " " * exc.position + "^"
-        raise ValueError(
-            f"invalid label selector at character {exc.position + 1}: {exc}\n  {text}\n  {caret}"
+        raise ManifestError(
+            "labelSelector", text,
+            f"invalid label selector at character {exc.position + 1}: {exc}\n  {text}\n  {caret}\n",
         ) from None
     return Selector(tuple(requirements))
 

@@ -650,8 +650,25 @@ def pool_nodes(
         cluster lives in one region), more than 4,064 nodes in one zone, or anything
         :func:`node_manifest` refuses.
     """
+    if not isinstance(pool_name, str) or not pool_name:
+        raise ManifestError("name", pool_name, "Invalid value: a node pool is named by a non-empty string, "
+                            'e.g. "pool-a"')
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ManifestError("count", count, "Invalid value: the number of nodes is an integer, e.g. 3")
     if count < 0:
         raise ManifestError("count", count, "a node pool cannot have a negative number of nodes")
+    if isinstance(zones, (str, bytes)) or not isinstance(zones, Sequence) or \
+            not all(isinstance(z, str) for z in zones):
+        raise ManifestError("zones", zones,
+                            'Invalid value: zones are a list of zone names, e.g. ["cn-hangzhou-h"]')
+    if labels is not None and (not isinstance(labels, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items())):
+        raise ManifestError("labels", labels, 'Invalid value: labels are a mapping of strings to strings, '
+                            'e.g. {"workload": "batch"} (quote numbers and booleans)')
+    if taints is not None and (isinstance(taints, (str, bytes, Mapping)) or not isinstance(taints, Sequence)
+                               or not all(isinstance(t, Mapping) for t in taints)):
+        raise ManifestError("taints", taints, 'Invalid value: taints are a list of mappings, e.g. '
+                            '[{"key": "gpu", "value": "true", "effect": "NoSchedule"}]')
     if start_index < 0:
         raise ManifestError("start_index", start_index, "node indexes start at 0")
     if not 0 <= pool_index <= 255:
@@ -675,6 +692,7 @@ def pool_nodes(
         if host > MAX_NODES_PER_POOL_ZONE:
             raise ManifestError(
                 "count", start_index + count,
+                f"the pool would hold {start_index + count:,} nodes, but "
                 f"at most {MAX_NODES_PER_POOL_ZONE:,} nodes per zone fit one node pool (the pool's /16 "
                 f"gives each zone {MAX_NODES_PER_POOL_ZONE // 254} blocks of 254 addresses): spread it "
                 f"over more zones, or add another node pool",

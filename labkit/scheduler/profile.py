@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labkit.errors import ManifestError
 from labkit.scheduler.framework import Plugin
 from labkit.scheduler.plugins.dynamicresources import DynamicResources
 from labkit.scheduler.plugins.imagelocality import ImageLocality
@@ -121,18 +120,14 @@ def profile_from_config(config: Any) -> Profile:
     ``NodeResourcesFitArgs.scoringStrategy`` (``LeastAllocated``, ``MostAllocated``,
     ``RequestedToCapacityRatio``).
     """
-    cfg = _load(config)
-    if cfg.get("kind") != "KubeSchedulerConfiguration" or not str(cfg.get("apiVersion", "")).startswith(
-            "kubescheduler.config.k8s.io/"):
-        raise ManifestError("kind", cfg.get("kind"), "expected apiVersion: kubescheduler.config.k8s.io/v1, "
-                            "kind: KubeSchedulerConfiguration")
-    profiles = cfg.get("profiles") or [{}]
-    prof = profiles[0] or {}
+    from labkit.scheduler.configvalidation import decode_and_validate
+
+    # kube-scheduler: cmd/kube-scheduler/app/options (strict decoding, defaults, then
+    # pkg/scheduler/apis/config/validation): a bad configuration never reaches a scheduling cycle.
+    cfg = decode_and_validate(_load(config), set(REGISTRY))
+    prof = cfg["profiles"][0]
     plugin_sets = prof.get("plugins") or {}
     args = {pc["name"]: pc.get("args") or {} for pc in prof.get("pluginConfig") or []}
-    for name in args:
-        if name not in REGISTRY and name not in dict(DEFAULT_PLUGINS):
-            raise ManifestError("profiles[0].pluginConfig", name, f"unknown plugin {name!r}")
 
     entries = list(DEFAULT_PLUGINS)
     score_weights: dict[str, int] = {}
@@ -141,11 +136,12 @@ def profile_from_config(config: Any) -> Profile:
         pset = plugin_sets.get(point) or {}
         disabled = {p["name"] for p in pset.get("disabled") or []}
         enabled = pset.get("enabled") or []
-        for p in enabled:
-            if p["name"] not in REGISTRY and p["name"] not in dict(DEFAULT_PLUGINS):
-                raise ManifestError(f"profiles[0].plugins.{point}.enabled", p["name"], "unknown plugin")
-            if p.get("weight") is not None:
-                score_weights[p["name"]] = int(p["weight"])
+        if point != "filter":
+            # framework.go getScoreWeights: Score entries first, then MultiPoint ones; a weight of 0
+            # (or none) is read as 1.
+            for p in enabled:
+                if point == "score" or p["name"] not in score_weights:
+                    score_weights[p["name"]] = int(p.get("weight") or 1)
         if point == "score":
             score_disabled |= {n for n, _ in entries} if "*" in disabled else disabled
             for p in enabled:
@@ -166,15 +162,15 @@ def profile_from_config(config: Any) -> Profile:
     for p in plugins:
         if p.name in filter_disabled or "*" in filter_disabled:
             p.has_filter = False
-    pct = prof.get("percentageOfNodesToScore", cfg.get("percentageOfNodesToScore")) or 0
-    if not 0 <= int(pct) <= 100:
-        raise ManifestError("percentageOfNodesToScore", pct, "must be between 0 and 100")
+    pct = prof.get("percentageOfNodesToScore")
+    pct = cfg.get("percentageOfNodesToScore") if pct is None else pct
+    pct = pct or 0
     post_disabled = {p["name"] for p in (plugin_sets.get("postFilter") or {}).get("disabled") or []}
 
     def post_filter_enabled(name: str) -> bool:
         return any(n == name for n, _ in entries) and not post_disabled & {name, "*"}
 
-    return Profile(name=prof.get("schedulerName", "default-scheduler"), plugins=plugins, weights=weights,
+    return Profile(name=prof["schedulerName"], plugins=plugins, weights=weights,
                    percentage_of_nodes_to_score=int(pct), preemption=post_filter_enabled("DefaultPreemption"),
                    dynamic_resources=post_filter_enabled("DynamicResources"))
 
