@@ -21,12 +21,13 @@ def pod(annotations: dict[str, str] | None = None, grace: int = 30, **container:
                      "containers": [{"name": "app", "image": "my-nginx:1.0", **container}]}}
 
 
-def delete_and_watch(c: labkit.Cluster) -> tuple[float, list[tuple[float, str, dict[str, Any]]]]:
+def delete_and_watch(c: labkit.Cluster, grace: int | None = None
+                     ) -> tuple[float, list[tuple[float, str, dict[str, Any]]]]:
     c.run()
     seen: list[tuple[float, str, dict[str, Any]]] = []
     t0 = c.now
     c.store.watch("Pod", lambda ev: seen.append((round(c.now - t0, 4), ev.type, ev.object)))
-    c.delete("Pod", "web")
+    c.delete("Pod", "web", grace_period_seconds=grace)
     c.run()
     return t0, seen
 
@@ -59,11 +60,14 @@ def test_app_ignoring_sigterm_is_killed_at_the_grace_period_with_137() -> None:
 
 
 def test_a_prestop_hook_longer_than_the_grace_period_leaves_the_2s_minimum() -> None:
-    """The hook is cut at the grace period; SIGTERM still gets minimumGracePeriodInSeconds = 2 s."""
+    """The hook is cut at the grace period; SIGTERM still gets minimumGracePeriodInSeconds = 2 s.
+
+    The API server refuses a sleep longer than the pod's own grace period, so the deletion asks for a
+    shorter one (``kubectl delete --grace-period=5``)."""
     c = cluster()
-    c.apply(pod({"labkit.io/sigterm-exit-after": "1h"}, grace=5,
+    c.apply(pod({"labkit.io/sigterm-exit-after": "1h"}, grace=60,
                 lifecycle={"preStop": {"sleep": {"seconds": 60}}}))
-    _, seen = delete_and_watch(c)
+    _, seen = delete_and_watch(c, grace=5)
     assert seen[-1][0] == 7.0 and exit_state(seen)["exitCode"] == 137
 
 
