@@ -61,6 +61,7 @@ class Cluster:
         from labkit.controllers.deployment import DeploymentController
         from labkit.controllers.garbagecollector import GarbageCollector
         from labkit.controllers.nodelifecycle import NodeLifecycleController
+        from labkit.controllers.podgc import PodGC
         from labkit.controllers.replicaset import ReplicaSetController
         from labkit.controllers.tainteviction import TaintEvictionController
         from labkit.node.heartbeat import NodeHeartbeats
@@ -87,6 +88,7 @@ class Cluster:
         self.heartbeats = NodeHeartbeats(self.env, self.api, self.recorder)
         self.node_lifecycle_controller = NodeLifecycleController(self.env, self.api, self.recorder)
         self.taint_eviction_controller = TaintEvictionController(self.env, self.api, self.recorder)
+        self.pod_gc = PodGC(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")
                                  ) if kubelets else None
         self._pools: dict[str, int] = {}

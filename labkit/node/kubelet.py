@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.store import WatchEvent, timestamp
+from labkit.node.admission import Admission, Rejection
 from labkit.node.images import REGISTRY_RTT, image_size, pull_seconds
 from labkit.node.prober import (
     PROBE_FIELDS,
@@ -36,7 +37,7 @@ from labkit.node.prober import (
 )
 from labkit.node.status import containers_ready, pod_phase, set_condition
 from labkit.node.termination import Backoff, stop_container
-from labkit.scheduler.podinfo import normalized_image_name
+from labkit.scheduler.podinfo import PodInfo, normalized_image_name
 
 if TYPE_CHECKING:
     import simpy
@@ -139,6 +140,12 @@ class Kubelets:
         self._pods: dict[str, _Pod] = {}  # pod uid -> runtime state, while the pod is on a node
         self.backoff = Backoff()  # one per kubelet in reality; keys carry the pod uid, so one suffices
         self._down: set[str] = set()  # nodes whose kubelet is stopped (Cluster.fail_node)
+        self._admission: dict[str, Admission] = {}  # node -> its admitted pods (predicate.go)
+        self._rejected: set[str] = set()  # pod uids refused by admission, until their status is Failed
+        # Pods bound to a node name without a Node (not yet created, or deleted): node -> uid ->
+        # (namespace, name). A Node that appears under that name goes through them, as a kubelet
+        # that registers lists the pods bound to it.
+        self._unknown: dict[str, dict[str, tuple[str, str]]] = {}
         api.watch("Pod", self._on_pod)
         api.watch("Node", self._on_node)
 
@@ -150,10 +157,38 @@ class Kubelets:
                 for nm in img.get("names") or []:
                     cache[normalized_image_name(nm)] = int(img.get("sizeBytes", 0))
             self.images[name] = cache
-            self._pod_cidr[name] = len(self._pod_cidr)
-            self._next_ip[name] = 2
+            self._pod_cidr.setdefault(name, len(self._pod_cidr))  # a name that returns keeps its /24
+            self._next_ip.setdefault(name, 2)
+            self._admission[name] = Admission()
+            for uid, (ns, pod_name) in self._unknown.pop(name, {}).items():
+                pod = self.api.peek("Pod", pod_name, ns)
+                if pod is not None and pod["metadata"]["uid"] == uid:
+                    self._on_pod(WatchEvent("MODIFIED", "Pod", pod))
         elif ev.type == "DELETED":
-            self.images.pop(name, None)
+            self._node_gone(name)
+
+    def _node_gone(self, name: str) -> None:
+        """The Node object is gone, and with it (in this model) the machine and its kubelet.
+
+        Nothing on it is started, stopped or reported any more: its pods keep their last status
+        (``Pending`` if they never started) until the pod GC removes them
+        (:mod:`labkit.controllers.podgc`). Workers in flight find the node missing at their next
+        step and end there."""
+        self.images.pop(name, None)
+        adm = self._admission.pop(name, None)
+        waiting = self._unknown.setdefault(name, {})
+        for uid, rt in list(self._pods.items()):
+            if rt.node != name:
+                continue
+            del self._pods[uid]
+            for ctr in rt.containers.values():
+                for worker in ctr.probes.values():
+                    worker.stop()
+            waiting[uid] = (rt.namespace, rt.name)
+        for uid, held in (adm.pods.items() if adm is not None else ()):
+            waiting.setdefault(uid, (held.namespace, held.name))
+        if not waiting:
+            del self._unknown[name]
 
     def _on_pod(self, ev: WatchEvent) -> None:
         pod = ev.object
@@ -164,8 +199,23 @@ class Kubelets:
             for ctr in (gone.containers.values() if gone else ()):
                 for worker in ctr.probes.values():
                     worker.stop()
+            if node:
+                self._release(uid, node)
+                waiting = self._unknown.get(node)
+                if waiting is not None:
+                    waiting.pop(uid, None)
             return
-        if not node or node not in self.images or node in self._down:
+        if not node:
+            return
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            self._release(uid, node)  # filterOutInactivePods: a terminal pod holds nothing
+            self._unknown.get(node, {}).pop(uid, None)
+            return
+        if node not in self.images:
+            self._unknown.setdefault(node, {})[uid] = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+            return
+        if node in self._down:
             return
         if pod["metadata"].get("deletionTimestamp"):
             if uid not in self._stopping:
@@ -174,12 +224,52 @@ class Kubelets:
             return
         if uid in self._running:
             return
-        if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Pending":
+        adm = self._admission[node]
+        if uid not in adm:
+            if uid in self._rejected:
+                return
+            # HandlePodAdditions -> canAdmitPod: the pod joins the node's active pods or is rejected.
+            info = PodInfo.from_pod(pod)
+            refused = adm.check(pod, info, self.api.peek("Node", node))
+            if refused is not None:
+                self._rejected.add(uid)
+                meta = pod["metadata"]
+                self.env.process(self._reject(meta["namespace"], meta["name"], uid, node, refused))
+                return
+            adm.add(uid, info, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if phase != "Pending":
             return
         self._running.add(uid)
         if uid not in self._pods:
             self._add_pod(pod, node)
         self.env.process(self._pod_worker(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
+
+    def _release(self, uid: str, node: str) -> None:
+        self._rejected.discard(uid)
+        adm = self._admission.get(node)
+        if adm is not None:
+            adm.remove(uid)
+
+    def _reject(self, ns: str, name: str, uid: str, node: str, refused: Rejection):
+        """``kubelet.go: rejectPod``: a Warning event and the status ``Failed`` with the reason.
+
+        The status manager's write keeps the pod's conditions and QoS class and stamps
+        ``startTime``; no container status is written, as no container was ever created."""
+        yield self.env.timeout(self._jitter(SYNC_SECONDS))
+        pod = self._current(ns, name, uid)
+        if pod is None:
+            self._rejected.discard(uid)
+            return
+        self._event(pod, refused.reason, refused.message, node, None, "Warning")
+        now = timestamp(self.env.now)
+
+        def failed(st: dict[str, Any]) -> None:
+            st["phase"] = "Failed"
+            st["reason"] = refused.reason
+            st["message"] = refused.status_message
+            st.setdefault("startTime", now)
+
+        self.api.mutate_status("Pod", name, ns, failed)
 
     def set_node_down(self, node: str, down: bool) -> None:
         """A failed node's kubelet acts on no pod update (``Cluster.fail_node``). Back up, it goes
@@ -249,8 +339,11 @@ class Kubelets:
         return round(base * (0.8 + 0.4 * self.rng.random()), 4)
 
     def _current(self, ns: str, name: str, uid: str) -> dict[str, Any] | None:
+        """The pod, unless it was deleted, replaced, or its node is gone (nothing runs it any more)."""
         pod = self.api.peek("Pod", name, ns)
         if pod is None or pod["metadata"]["uid"] != uid or pod["metadata"].get("deletionTimestamp"):
+            return None
+        if pod["spec"].get("nodeName") not in self.images:
             return None
         return pod
 
@@ -466,8 +559,8 @@ class Kubelets:
         (``getPhase``) and the Ready / ContainersReady conditions (``status/generate.go``).
         Nothing is written when nothing changed."""
         pod = self.api.peek("Pod", rt.name, rt.namespace)
-        if pod is None or pod["metadata"]["uid"] != rt.uid:
-            return
+        if pod is None or pod["metadata"]["uid"] != rt.uid or self._pods.get(rt.uid) is not rt:
+            return  # deleted, or its node is gone
         policy = rt.spec.get("restartPolicy", "Always")
 
         def will_restart(cs: dict[str, Any]) -> bool:
@@ -628,7 +721,8 @@ class Kubelets:
             else:
                 yield self.env.timeout(stop_time)  # nothing ran: only the sandbox goes
             current = self.api.peek("Pod", meta["name"], meta["namespace"])
-            if current is not None and current["metadata"]["uid"] == meta["uid"]:
+            if current is not None and current["metadata"]["uid"] == meta["uid"] and node in self.images:
+                # (a node deleted meanwhile took its kubelet: the pod GC force-deletes the pod)
                 self.api.delete("Pod", meta["name"], meta["namespace"], grace_period_seconds=0)
         finally:
             self._stopping.discard(meta["uid"])

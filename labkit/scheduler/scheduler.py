@@ -73,6 +73,10 @@ class Scheduler:
         self.attempts = 0
         self._assumed: dict[str, int] = {}  # pod uid -> node row, between Reserve and Bind
         self._bound: dict[str, tuple[str, PodInfo]] = {}  # pod uid -> (node name, info)
+        # backend/cache/cache.go keeps a NodeInfo without a Node while pods remain on it (a node
+        # deleted under its pods, or a pod bound by spec.nodeName before its Node exists): node
+        # name -> pod uid -> info. Not part of any snapshot; a Node of that name takes them back.
+        self._ghosts: dict[str, dict[str, PodInfo]] = {}
         api.watch("Node", self._on_node)
         api.watch("Pod", self._on_pod)
         for kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass"):
@@ -84,6 +88,10 @@ class Scheduler:
         name = ev.object["metadata"]["name"]
         if ev.type == "DELETED":
             if name in self.table.index:
+                # cache.go RemoveNode: the NodeInfo stays, without its node, while pods remain.
+                pods = self.table.pods[self.table.index[name]]
+                if pods:
+                    self._ghosts[name] = dict(pods)
                 self.table.remove_node(name)
         else:
             row = self.table.index.get(name)
@@ -94,7 +102,10 @@ class Scheduler:
                 else:
                     self.table.nodes[row] = ev.object  # a status heartbeat: nothing the scheduler reads
                 return
-            self.table.set_node(ev.object)
+            row = self.table.set_node(ev.object)
+            # cache.go AddNode: a node whose name has a ghost NodeInfo gets its pods back.
+            for info in self._ghosts.pop(name, {}).values():
+                self.table.add_pod(row, info)
         self.queue.move_all("Node" + _ACTION[ev.type])
 
     def _on_storage(self, ev: WatchEvent) -> None:
@@ -107,10 +118,13 @@ class Scheduler:
         pod = ev.object
         uid = pod["metadata"]["uid"]
         node = (pod.get("spec") or {}).get("nodeName")
-        if ev.type == "DELETED":
+        if ev.type == "DELETED" or (node and (pod.get("status") or {}).get("phase") in _TERMINAL):
+            # scheduler.go newPodInformer watches pods with status.phase!=Succeeded,!=Failed: a
+            # terminal pod leaves the scheduler's view as if deleted, and frees its node.
             self.queue.remove(uid)
+            accounted = uid in self._bound
             self._forget(uid)
-            if node:
+            if node and accounted:
                 self.queue.move_all("AssignedPodDelete")
             return
         if node:
@@ -142,15 +156,25 @@ class Scheduler:
     def _account(self, uid: str, node: str, info: PodInfo) -> None:
         i = self.table.index.get(node)
         if i is None:
-            return
-        self.table.add_pod(i, info)
+            self._ghosts.setdefault(node, {})[uid] = info  # cache.go AddPod on a node not yet seen
+        else:
+            self.table.add_pod(i, info)
         self._bound[uid] = (node, info)
 
     def _forget(self, uid: str) -> None:
         bound = self._bound.pop(uid, None)
         self._assumed.pop(uid, None)
-        if bound is not None and bound[0] in self.table.index:
-            self.table.remove_pod(self.table.index[bound[0]], bound[1])
+        if bound is None:
+            return
+        row = self.table.index.get(bound[0])
+        if row is not None:
+            self.table.remove_pod(row, bound[1])
+            return
+        ghost = self._ghosts.get(bound[0])
+        if ghost is not None:
+            ghost.pop(uid, None)
+            if not ghost:
+                del self._ghosts[bound[0]]  # cache.go removeNodeInfoFromList: the last pod took it
 
     def _mark_gated(self, pod: dict[str, Any]) -> None:
         msg = "Scheduling is blocked due to non-empty scheduling gates"
@@ -291,6 +315,7 @@ class Scheduler:
 
 
 _ACTION = {"ADDED": "Add", "MODIFIED": "Update", "DELETED": "Delete"}
+_TERMINAL = ("Succeeded", "Failed")
 
 
 def _rejectors(result: CycleResult) -> set[str]:
