@@ -60,6 +60,7 @@ class Cluster:
     def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
         from labkit.controllers.deployment import DeploymentController
         from labkit.controllers.garbagecollector import GarbageCollector
+        from labkit.controllers.namespace import NamespaceController
         from labkit.controllers.nodelifecycle import NodeLifecycleController
         from labkit.controllers.podgc import PodGC
         from labkit.controllers.replicaset import ReplicaSetController
@@ -89,6 +90,7 @@ class Cluster:
         self.node_lifecycle_controller = NodeLifecycleController(self.env, self.api, self.recorder)
         self.taint_eviction_controller = TaintEvictionController(self.env, self.api, self.recorder)
         self.pod_gc = PodGC(self.env, self.api, self.recorder)
+        self.namespace_controller = NamespaceController(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")
                                  ) if kubelets else None
         self._pools: dict[str, int] = {}

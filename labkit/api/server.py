@@ -36,7 +36,7 @@ from labkit.api.selectors import parse_selector
 from labkit.api.store import APIStore, WatchEvent, clone, timestamp
 from labkit.errors import ManifestError
 
-__all__ = ["APIServer", "Conflict", "NotFound", "GENERATE_NAME_ALPHABET"]
+__all__ = ["APIServer", "Conflict", "Forbidden", "NotFound", "GENERATE_NAME_ALPHABET", "IMMORTAL_NAMESPACES"]
 
 #: ``apimachinery/pkg/util/rand/rand.go``: consonants and digits that cannot spell words.
 GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -51,6 +51,8 @@ STATUS_KEEPS_ONLY_SPEC = frozenset({"Deployment", "ReplicaSet"})
 #: Workload kinds whose default ``propagationPolicy`` is Background (``DefaultGarbageCollectionPolicy``).
 BACKGROUND_BY_DEFAULT = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
+#: NamespaceLifecycle (``plugin/pkg/admission/namespace/lifecycle/admission.go``): never deleted.
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 class NotFound(KeyError):
@@ -62,6 +64,19 @@ class NotFound(KeyError):
 
 class Conflict(Exception):
     """409: the update was made against an older ``resourceVersion``; re-read and retry."""
+
+
+class Forbidden(ManifestError):
+    """403 from admission, a :class:`labkit.ManifestError`: ``reason`` is the API server's message,
+    e.g. ``namespaces "kube-system" is forbidden: this namespace may not be deleted``."""
+
+
+def forbidden_message(kind: str, name: str, why: str) -> str:
+    """``apimachinery/pkg/api/errors: NewForbidden``: ``<resource> "<name>" is forbidden: <why>``."""
+    k = lookup(kind)
+    group = k.api_version.split("/")[0] if "/" in k.api_version else ""
+    resource = f"{k.plural}.{group}" if group else k.plural
+    return f'{resource} "{name}" is forbidden: {why}'
 
 
 class _Pending:
@@ -178,7 +193,7 @@ class APIServer:
         check_document(obj, schema=schema)
         pending = _Pending(self.store)
         obj = apply_defaults(obj, pending)
-        self._check_namespace(obj, pending)
+        self._check_namespace(obj, pending, creating=True)
         if self.store.get(obj["kind"], meta["name"], meta.get("namespace")) is not None:
             raise KeyError(f'{lookup(obj["kind"]).plural} "{meta["name"]}" already exists')
         return self.store.create(obj)
@@ -216,20 +231,28 @@ class APIServer:
                 _check_unique(doc, pending)
                 obj = apply_defaults(doc, pending)
                 old = self._check_update(obj, pending)
-                self._check_namespace(obj, pending)
+                self._check_namespace(obj, pending, creating=old is None)
             except ManifestError as e:
                 if e.document is None and (len(docs) > 1 or label):
-                    raise ManifestError(e.path, e.value, e.reason, document=label) from None
+                    raise type(e)(e.path, e.value, e.reason, document=label) from None
                 raise
             pending.add(obj)
             prepared.append((obj, old))
         return [clone(self._commit(obj, old)) for obj, old in prepared]
 
-    def _check_namespace(self, obj: dict[str, Any], pending: _Pending) -> None:
+    def _check_namespace(self, obj: dict[str, Any], pending: _Pending, creating: bool = True) -> None:
         ns = obj["metadata"].get("namespace")
-        if ns and pending.get("Namespace", ns) is None:
+        if not ns:
+            return
+        namespace = pending.get("Namespace", ns)
+        if namespace is None:
             raise ManifestError("metadata.namespace", ns,
                                 f'namespaces "{ns}" not found (create the Namespace first)')
+        if creating and (namespace.get("status") or {}).get("phase") == "Terminating":
+            # NamespaceLifecycle: no new objects in a namespace being deleted (updates still pass).
+            raise Forbidden("metadata.namespace", ns, forbidden_message(
+                obj["kind"], obj["metadata"]["name"],
+                f"unable to create new content in namespace {ns} because it is being terminated"))
 
     def _check_update(self, obj: dict[str, Any], pending: _Pending) -> dict[str, Any] | None:
         meta = obj["metadata"]
@@ -317,8 +340,11 @@ class APIServer:
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old:
             return old  # a no-op update writes no new revision
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
-            self.store.replace(new)  # the last finalizer is gone: the deletion completes
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") \
+                and old["metadata"].get("finalizers"):
+            # The last finalizer is gone: the deletion completes. (A pod in its grace period has no
+            # finalizer to lose: an update, say a new label, leaves it terminating.)
+            self.store.replace(new)
             return self.store.delete(new["kind"], new["metadata"]["name"], new["metadata"].get("namespace"))
         return self.store.replace(new)
 
@@ -428,6 +454,9 @@ class APIServer:
                              f"not {grace_period_seconds!r}")
         if k.kind == "Pod":
             return self._delete_pod(obj, grace_period_seconds)
+        if k.kind == "Namespace" and (name in IMMORTAL_NAMESPACES
+                                      or (obj.get("spec") or {}).get("finalizers")):
+            return self._delete_namespace(obj)
         finalizer = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(propagation_policy or "")
         if finalizer is None and not obj["metadata"].get("finalizers"):
             return self.store.delete(k.kind, name, ns)
@@ -441,6 +470,26 @@ class APIServer:
                 m["finalizers"] = [*(m.get("finalizers") or []), finalizer]
 
         return self.store.update(k.kind, name, ns, mark)
+
+    def _delete_namespace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """NamespaceLifecycle refuses ``default``, ``kube-system`` and ``kube-public``; any other
+        namespace with ``spec.finalizers`` becomes ``Terminating`` (``registry/core/namespace/
+        storage``): the namespace controller deletes its content, drops the finalizer and deletes
+        it again, which removes it."""
+        name = obj["metadata"]["name"]
+        if name in IMMORTAL_NAMESPACES:
+            raise Forbidden("metadata.name", name,
+                            forbidden_message("Namespace", name, "this namespace may not be deleted"))
+        if obj["metadata"].get("deletionTimestamp"):
+            return obj
+        now = timestamp(self._clock())
+
+        def mark(o: dict[str, Any]) -> None:
+            o["metadata"]["deletionTimestamp"] = now
+            o["metadata"]["deletionGracePeriodSeconds"] = 0
+            o.setdefault("status", {})["phase"] = "Terminating"
+
+        return self.store.update("Namespace", name, None, mark)
 
     def _delete_pod(self, pod: dict[str, Any], grace: int | None) -> dict[str, Any]:
         meta = pod["metadata"]
