@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from numbers import Real
 from typing import Any
 
+from labkit.api.defaults import builtin_objects
 from labkit.api.events import EventRecorder
 from labkit.api.server import APIServer
 from labkit.api.store import EPOCH, APIStore, WatchEvent, clone
@@ -99,6 +100,8 @@ class Cluster:
         for ns in SYSTEM_NAMESPACES:
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
             self.api.create(namespace)
+        for obj in builtin_objects():  # system-node-critical, system-cluster-critical
+            self.api.create(obj)
 
     def _clock(self) -> float:
         return self.env.now

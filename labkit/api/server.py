@@ -318,13 +318,20 @@ class APIServer:
         return self.store.replace(new)
 
     # -- update -----------------------------------------------------------------------------------
-    def update(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def update(self, obj: dict[str, Any], *, validate: bool = False) -> dict[str, Any]:
         """PUT of the main resource: ``metadata`` (labels, annotations, finalizers, ownerReferences)
         and ``spec``; the stored ``status`` is kept for kinds with a status subresource.
 
         A ``resourceVersion`` in ``obj`` other than the stored one raises :class:`Conflict`.
-        Removing the last finalizer of an object being deleted removes the object.
+        Removing the last finalizer of an object being deleted removes the object. ``validate``:
+        decode and validate the new object as a user's request is (schema and API rules), for
+        writes that come from a person (``kubectl scale``, ``patch``) rather than a controller
+        writing what it computed from validated objects.
         """
+        if validate:
+            from labkit.manifests import check_document
+
+            check_document({k: v for k, v in obj.items() if k != "status"}, schema=True)
         old = self._current(obj)
         new = clone(obj)
         if obj["kind"] in STATUS_SUBRESOURCE:
@@ -425,10 +432,7 @@ class APIServer:
         merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if subresource == "status":
             return clone(self.update_status(merged))
-        from labkit.manifests import check_document
-
-        check_document({k: v for k, v in merged.items() if k != "status"}, schema=False)
-        return clone(self.update(merged))
+        return clone(self.update(merged, validate=True))
 
     # -- delete -----------------------------------------------------------------------------------
     def delete(self, kind: str, name: str, namespace: str | None = "default", *,

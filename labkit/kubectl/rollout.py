@@ -41,14 +41,17 @@ def _deployment(api: APIServer, kind: str, name: str, namespace: str, what: str)
 
 def scale(api: APIServer, kind: str, name: str, replicas: int, namespace: str = "default") -> dict[str, Any]:
     """``kubectl scale``: write ``spec.replicas`` through the scale subresource (only that field)."""
+    from labkit.errors import ManifestError
+
     if kind not in _SCALABLE:
-        raise ValueError(f"cannot scale a {kind}: kubectl scale works on {' and '.join(_SCALABLE)} here")
+        raise ManifestError("kind", kind, f"cannot scale a {kind}: kubectl scale works on "
+                                          f"{' and '.join(_SCALABLE)} here")
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-        raise ValueError(f"The --replicas=COUNT flag is required, and COUNT must be greater than or "
-                         f"equal to 0 (got {replicas!r})")
+        raise ManifestError("replicas", replicas, "The --replicas=COUNT flag is required, and COUNT must be "
+                                                  "greater than or equal to 0")
     obj = api.get(kind, name, namespace)
     obj["spec"]["replicas"] = replicas
-    return api.update(obj)
+    return api.update(obj, validate=True)
 
 
 def rollout_status(api: APIServer, kind: str, name: str, namespace: str = "default") -> str:
@@ -149,7 +152,7 @@ def rollout_undo(api: APIServer, kind: str, name: str, to_revision: int | None =
     d["spec"]["template"] = new_template
     d["metadata"]["annotations"] = annotations
     d["metadata"].pop("resourceVersion", None)
-    api.update(d)
+    api.update(d, validate=True)
     return f"deployment.apps/{name} rolled back"
 
 
@@ -161,5 +164,5 @@ def rollout_restart(api: APIServer, kind: str, name: str, now: float, namespace:
         raise ValueError("can't restart paused deployment (run rollout resume first)")
     meta = d["spec"]["template"].setdefault("metadata", {})
     meta["annotations"] = {**(meta.get("annotations") or {}), RESTARTED_AT: timestamp(now)}
-    api.update(d)
+    api.update(d, validate=True)
     return f"deployment.apps/{name} restarted"
