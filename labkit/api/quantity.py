@@ -222,6 +222,10 @@ def check_quantity(value: Any, path: str, *, allow_negative: bool = False) -> De
     ManifestError
         With ``Invalid value: ...`` and a hint that names the valid suffixes.
     """
+    if type(value) is str:
+        hit = _PARSED.get((value, allow_negative))
+        if hit is not None:
+            return hit
     text = _text_of(value, path)
     if not text:
         raise _invalid(value, path, "it is empty")
@@ -247,7 +251,15 @@ def check_quantity(value: Any, path: str, *, allow_negative: bool = False) -> De
     if q < 0 and not allow_negative:
         # pkg/apis/core/validation/validation.go: ValidateNonnegativeQuantity
         raise ManifestError(path, value, "Invalid value: must be greater than or equal to 0")
-    return q if q else Decimal(0)  # no "-0"
+    q = q if q else Decimal(0)  # no "-0"
+    if type(value) is str and len(_PARSED) < _PARSED_MAX:
+        _PARSED[(value, allow_negative)] = q  # Decimals are immutable: safe to hand out again
+    return q
+
+
+#: Valid quantity strings already parsed: every pod a ReplicaSet creates repeats its template's.
+_PARSED: dict[tuple[str, bool], Decimal] = {}
+_PARSED_MAX = 4096
 
 
 def _round_up_to_nano(q: Decimal) -> Decimal:
