@@ -21,12 +21,21 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_time", "ready_condition", "is_pod_ready", "is_pod_active", "is_pod_terminating",
            "is_pod_available", "controller_ref", "owner_reference", "selector_of", "OwnerIndex", "claim",
-           "can_adopt", "adopt", "release",
+           "can_adopt", "adopt", "release", "set_count",
            "Expectations", "EXPECTATIONS_TIMEOUT"]
 
 #: ``controller_utils.go: ExpectationsTimeout``: a sync waits at most this long for its creations and
 #: deletions to be observed before acting again.
 EXPECTATIONS_TIMEOUT = 5 * 60.0
+
+
+def set_count(status: dict[str, Any], field: str, value: int) -> None:
+    """Write a status count the way the API returns it: Deployment and ReplicaSet statuses mark
+    their counts ``omitempty``, so a zero is absent rather than 0."""
+    if value:
+        status[field] = value
+    else:
+        status.pop(field, None)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -30,6 +30,7 @@ from labkit.controllers.controller_utils import (
     owner_reference,
     parse_time,
     selector_of,
+    set_count,
 )
 from labkit.controllers.runtime import Controller, SyncError
 from labkit.errors import ManifestError
@@ -285,13 +286,6 @@ def _deployment_progressing(d: dict[str, Any], new: dict[str, Any]) -> bool:
             or new.get("readyReplicas", 0) > old.get("readyReplicas", 0)
             or new.get("availableReplicas", 0) > old.get("availableReplicas", 0))
 
-
-def _set_count(st: dict[str, Any], field: str, value: int) -> None:
-    # DeploymentStatus marks its counts ``omitempty``: a zero is absent, as the API returns it.
-    if value:
-        st[field] = value
-    else:
-        st.pop(field, None)
 
 
 class DeploymentController(Controller):
@@ -839,12 +833,12 @@ class DeploymentController(Controller):
         available = _status_sum(all_rss, "availableReplicas")
         status: dict[str, Any] = {}
         old = d.get("status") or {}
-        _set_count(status, "observedGeneration", d["metadata"].get("generation", 0))
-        _set_count(status, "replicas", _status_sum(all_rss, "replicas"))
-        _set_count(status, "updatedReplicas", _status_sum([new], "replicas"))
-        _set_count(status, "readyReplicas", _status_sum(all_rss, "readyReplicas"))
-        _set_count(status, "availableReplicas", available)
-        _set_count(status, "unavailableReplicas", max(0, _spec_sum(all_rss) - available))
+        set_count(status, "observedGeneration", d["metadata"].get("generation", 0))
+        set_count(status, "replicas", _status_sum(all_rss, "replicas"))
+        set_count(status, "updatedReplicas", _status_sum([new], "replicas"))
+        set_count(status, "readyReplicas", _status_sum(all_rss, "readyReplicas"))
+        set_count(status, "availableReplicas", available)
+        set_count(status, "unavailableReplicas", max(0, _spec_sum(all_rss) - available))
         terminating = _terminating_replicas(all_rss)
         if terminating is not None:
             status["terminatingReplicas"] = terminating

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from labkit.api.podutil import update_pod_condition
 from labkit.api.server import NotFound
 from labkit.api.store import WatchEvent, timestamp
 
@@ -234,7 +235,7 @@ class PodGC:
                 def failed(st: dict[str, Any]) -> None:
                     st["phase"] = "Failed"
                     if orphan:
-                        _upsert_condition(st, {"type": "DisruptionTarget", "status": "True",
+                        update_pod_condition(st, {"type": "DisruptionTarget", "status": "True",
                                                "lastProbeTime": None, "lastTransitionTime": now,
                                                "reason": ORPHAN_REASON, "message": ORPHAN_MESSAGE})
 
@@ -248,16 +249,3 @@ def _node_ready(node: dict[str, Any]) -> bool:
     """``nodeutil.IsNodeReady``: the Ready condition is True."""
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (node.get("status") or {}).get("conditions") or [])
-
-
-def _upsert_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
-    """``apipod.UpdatePodCondition``: replace the condition of that type (keeping its transition
-    time when the status did not change) or append it."""
-    conds = status.setdefault("conditions", [])
-    for k, c in enumerate(conds):
-        if c.get("type") == cond["type"]:
-            if c.get("status") == cond["status"]:
-                cond["lastTransitionTime"] = c.get("lastTransitionTime", cond["lastTransitionTime"])
-            conds[k] = cond
-            return
-    conds.append(cond)

@@ -39,6 +39,7 @@ from labkit.controllers.controller_utils import (
     ready_condition,
     release,
     selector_of,
+    set_count,
 )
 from labkit.controllers.runtime import Controller, SyncError
 from labkit.errors import ManifestError
@@ -303,14 +304,6 @@ def _status_fields(st: dict[str, Any]) -> tuple:
             st.get("availableReplicas", 0), st.get("terminatingReplicas"), st.get("conditions"))
 
 
-def _set_count(st: dict[str, Any], field: str, value: int) -> None:
-    # ReplicaSetStatus marks these ``omitempty``: a zero count is absent, as the API returns it.
-    if value:
-        st[field] = value
-    else:
-        st.pop(field, None)
-
-
 class ReplicaSetController(Controller):
     """kube-controller-manager's ``replicaset-controller``."""
 
@@ -534,9 +527,9 @@ class ReplicaSetController(Controller):
         else:
             status.pop("conditions", None)
         status["replicas"] = len(owned.active)
-        _set_count(status, "fullyLabeledReplicas", owned.full)
-        _set_count(status, "readyReplicas", owned.ready)
-        _set_count(status, "availableReplicas", available)
+        set_count(status, "fullyLabeledReplicas", owned.full)
+        set_count(status, "readyReplicas", owned.ready)
+        set_count(status, "availableReplicas", available)
         # DeploymentReplicaSetTerminatingReplicas (beta, on by default since v1.35): a pointer, so 0 shows.
         status["terminatingReplicas"] = owned.terminating
         return status

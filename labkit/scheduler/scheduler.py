@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from labkit.api.podutil import update_pod_condition
 from labkit.api.store import WatchEvent, timestamp
 from labkit.scheduler.framework import CycleContext
 from labkit.scheduler.nodetable import NodeTable
@@ -264,7 +265,7 @@ class Scheduler:
 
         def disruption(st: dict[str, Any]) -> None:
             # preemption.go (prepareCandidate): the victim gets DisruptionTarget before its deletion.
-            _upsert_condition(st, {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+            update_pod_condition(st, {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
                                    "lastTransitionTime": now, "reason": "PreemptionByScheduler",
                                    "message": "default-scheduler: preempting to accommodate a higher "
                                               "priority pod"})
@@ -283,7 +284,7 @@ class Scheduler:
         def scheduled(status: dict[str, Any]) -> None:
             # The binding subresource also sets PodScheduled=True (pkg/registry/core/pod/storage).
             status.pop("nominatedNodeName", None)
-            _upsert_condition(status, {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+            update_pod_condition(status, {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                        "lastTransitionTime": now})
 
         bound = self.api.bind(info.name, info.namespace, node, scheduled)
@@ -304,7 +305,7 @@ class Scheduler:
 
         def mutate(p: dict[str, Any]) -> None:
             st = p.setdefault("status", {})
-            _upsert_condition(st, {"type": "PodScheduled", "status": status, "lastProbeTime": None,
+            update_pod_condition(st, {"type": "PodScheduled", "status": status, "lastProbeTime": None,
                                    "lastTransitionTime": now, "reason": reason, "message": message})
             if nominated:
                 st["nominatedNodeName"] = nominated
@@ -324,15 +325,6 @@ def _rejectors(result: CycleResult) -> set[str]:
             if rejections and (result.first == k).any()}
 
 
-def _upsert_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
-    conds = status.setdefault("conditions", [])
-    for k, c in enumerate(conds):
-        if c.get("type") == cond["type"]:
-            if c.get("status") == cond["status"]:
-                cond["lastTransitionTime"] = c.get("lastTransitionTime", cond["lastTransitionTime"])
-            conds[k] = cond
-            return
-    conds.append(cond)
 
 
 def _gated(pod: dict[str, Any] | None) -> bool:
