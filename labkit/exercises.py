@@ -220,15 +220,24 @@ def check_rollout_peak(prediction: Any, cluster: Cluster, deployment: str,
         return _hint("nothing was recorded for that Deployment: call labkit.timeline.record(...) before "
                      "applying it, then run the rollout.")
     if prediction is ...:
-        return _start("write down a number before you run the rolling update. The Deployment asks for "
-                      f"{d['spec']['replicas']} replicas; how many extra may exist during the update?")
+        return _start("write down a whole number before you run the rolling update. The Deployment asks "
+                      f"for {d['spec']['replicas']} replicas; how many extra may it ask for during the "
+                      "update?")
+    owned = {rs.name for step in steps(cluster, f"Deployment/{deployment}") for rs in step.replicasets
+             if rs.owner == deployment and rs.namespace == namespace}
+    if len(owned) < 2:
+        return _hint("there has been no rolling update yet (one ReplicaSet only): run the cell that changes "
+                     "the image first, then this check.")
     if isinstance(prediction, bool) or not isinstance(prediction, int):
         return _hint(f"a prediction here is a whole number of pods (an int), got {_type_name(prediction)}.")
     peak = max(totals)
     ru = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
-    why = (f"the ReplicaSets' sizes added up to at most {peak}: replicas {d['spec']['replicas']} plus "
-           f"maxSurge {ru.get('maxSurge', '25%')} of them, rounded up. (maxUnavailable "
-           f"{ru.get('maxUnavailable', '25%')}, rounded down, is how many may be missing meanwhile.)")
+    replicas = d["spec"]["replicas"]
+    surge = ru.get("maxSurge", "25%")
+    extra = peak - replicas
+    why = (f"the ReplicaSets' sizes added up to at most {peak}: {replicas} replicas + maxSurge "
+           f"({surge} of {replicas}, rounded up to {extra}) = {peak}. (maxUnavailable "
+           f"{ru.get('maxUnavailable', '25%')}, rounded down, is how many may be unavailable meanwhile.)")
     if prediction == peak:
         return _correct(f"you predicted {prediction}, and {why}")
     return _say(False, f"Not what happens: you predicted {prediction}, but {why}")

@@ -109,7 +109,9 @@ class ReplicaSetState:
     replicas: int
     ready: int
     available: int
+    terminating: int
     deleting: bool
+    annotations: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, rs: dict[str, Any]) -> ReplicaSetState:
@@ -123,7 +125,9 @@ class ReplicaSetState:
             revision=(meta.get("annotations") or {}).get("deployment.kubernetes.io/revision", ""),
             desired=int((rs.get("spec") or {}).get("replicas", 1)), replicas=int(status.get("replicas", 0)),
             ready=int(status.get("readyReplicas", 0)), available=int(status.get("availableReplicas", 0)),
+            terminating=int(status.get("terminatingReplicas") or 0),
             deleting=bool(meta.get("deletionTimestamp")),
+            annotations=tuple(sorted((meta.get("annotations") or {}).items())),
         )
 
 
@@ -313,7 +317,8 @@ def _container_state(cs: dict[str, Any]) -> str:
 def _rs_changes(old: ReplicaSetState | None, new: ReplicaSetState) -> str:
     """Which sizes a ReplicaSet write set or changed (``spec.replicas`` and the status counts)."""
     fields = (("spec.replicas", "desired"), ("status.replicas", "replicas"),
-              ("status.readyReplicas", "ready"), ("status.availableReplicas", "available"))
+              ("status.readyReplicas", "ready"), ("status.availableReplicas", "available"),
+              ("status.terminatingReplicas", "terminating"))
     if old is None:
         return f"created (spec.replicas={new.desired})"
     parts = [f"{path}={getattr(new, attr)}" for path, attr in fields
@@ -322,7 +327,10 @@ def _rs_changes(old: ReplicaSetState | None, new: ReplicaSetState) -> str:
         parts.append("metadata.deletionTimestamp set")
     if new.revision != old.revision:
         parts.append(f"revision={new.revision}")
-    return "; ".join(parts) or "metadata updated"
+    if new.annotations != old.annotations:
+        was = dict(old.annotations)
+        parts += [f"metadata.annotations[{k}]={v}" for k, v in new.annotations if was.get(k) != v]
+    return "; ".join(parts) or "status updated (conditions or observedGeneration)"
 
 
 def _changes(old: PodState | None, new: PodState) -> str:

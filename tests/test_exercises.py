@@ -164,3 +164,16 @@ def test_an_unrecorded_cluster_is_told_to_record_first(capsys):
     k.apply("data/manifests/my-nginx-deployment.yaml")
     assert not check_rollout_peak(4, k, "my-nginx")
     assert "labkit.timeline.record" in capsys.readouterr().out
+
+
+def test_the_rollout_peak_check_waits_for_a_rolling_update(capsys):
+    """Before the image change there is one ReplicaSet: a right prediction must not be told it is wrong."""
+    from labkit import timeline as tl
+
+    k = labkit.Cluster(seed=0)
+    tl.record(k)
+    k.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3, zones=["cn-hangzhou-h"])
+    k.apply("data/manifests/my-nginx-deployment.yaml")
+    k.run()
+    assert not check_rollout_peak(4, k, "my-nginx")
+    assert "no rolling update yet" in capsys.readouterr().out
