@@ -31,6 +31,21 @@ def chapter00_cluster(seed: int = 0, *, recorded: bool = True, service: bool = T
     return c
 
 
+def chapter02_cluster(*manifests: str, seed: int = 0) -> labkit.Cluster:
+    """Chapter 02's three pools (general, tainted batch, memory) with the day-one pods, run; then
+    ``manifests`` applied and run too."""
+    c = labkit.Cluster(seed=seed)
+    c.add_node_pool("general", "ecs.g7.xlarge", 3, zones=ZONES)
+    c.add_node_pool("batch", "ecs.c7.2xlarge", 2, zones=ZONES, labels={"workload": "batch"},
+                    taints=[{"key": "workload", "value": "batch", "effect": "NoSchedule"}])
+    c.add_node_pool("memory", "ecs.r7.xlarge", 2, zones=ZONES, labels={"workload": "memory"})
+    c.apply("data/manifests/scheduling/day-one.yaml")
+    for manifest in manifests:
+        c.apply(manifest)
+    c.run()
+    return c
+
+
 def pixels(fig) -> np.ndarray:
     """A matplotlib figure rendered to RGBA pixels (to compare two figures exactly)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

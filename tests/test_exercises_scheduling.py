@@ -7,6 +7,7 @@ import copy
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import chapter02_cluster
 
 import labkit
 from labkit.exercises import (
@@ -28,16 +29,8 @@ BATCH_TOLERATION = {"key": "workload", "operator": "Equal", "value": "batch", "e
 
 
 def chapter_cluster() -> labkit.Cluster:
-    c = labkit.Cluster(seed=0)
-    c.add_node_pool("general", "ecs.g7.xlarge", 3, zones=ZONES)
-    c.add_node_pool("batch", "ecs.c7.2xlarge", 2, zones=ZONES, labels={"workload": "batch"},
-                    taints=[{"key": "workload", "value": "batch", "effect": "NoSchedule"}])
-    c.add_node_pool("memory", "ecs.r7.xlarge", 2, zones=ZONES, labels={"workload": "memory"})
-    c.apply("data/manifests/scheduling/day-one.yaml")
-    c.apply("data/manifests/scheduling/nightly-report.yaml")
-    c.apply("data/manifests/scheduling/too-big.yaml")
-    c.run()
-    return c
+    return chapter02_cluster("data/manifests/scheduling/nightly-report.yaml",
+                             "data/manifests/scheduling/too-big.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from support import chapter02_cluster
 
 import labkit
 from labkit.cloud.ecs import short_node_label
@@ -14,14 +15,7 @@ ZONES = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"]
 
 @pytest.fixture(scope="module")
 def cluster() -> labkit.Cluster:
-    c = labkit.Cluster(seed=0)
-    c.add_node_pool("general", "ecs.g7.xlarge", 3, zones=ZONES)
-    c.add_node_pool("batch", "ecs.c7.2xlarge", 2, zones=ZONES, labels={"workload": "batch"},
-                    taints=[{"key": "workload", "value": "batch", "effect": "NoSchedule"}])
-    c.add_node_pool("memory", "ecs.r7.xlarge", 2, zones=ZONES, labels={"workload": "memory"})
-    c.apply("data/manifests/scheduling/day-one.yaml")
-    c.run()
-    return c
+    return chapter02_cluster()
 
 
 def _rows(html: str) -> list[str]:

@@ -21,12 +21,25 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_time", "ready_condition", "is_pod_ready", "is_pod_active", "is_pod_terminating",
            "is_pod_available", "controller_ref", "owner_reference", "selector_of", "OwnerIndex", "claim",
-           "can_adopt", "adopt", "release", "set_count",
+           "can_adopt", "adopt", "release", "set_count", "owners_matching",
            "Expectations", "EXPECTATIONS_TIMEOUT"]
 
 #: ``controller_utils.go: ExpectationsTimeout``: a sync waits at most this long for its creations and
 #: deletions to be observed before acting again.
 EXPECTATIONS_TIMEOUT = 5 * 60.0
+
+
+def owners_matching(api: APIServer, kind: str, namespace: str, labels: dict[str, str]
+                    ) -> list[tuple[str, str]]:
+    """Keys of the ``kind`` objects whose selector matches an orphan's labels: the candidates that
+    may adopt it (``GetDeploymentsForReplicaSet``, ``getPodReplicaSets``). An empty selector
+    matches nothing here, as a controller never adopts by an empty selector."""
+    out = []
+    for owner in api.items(kind, namespace):
+        sel = selector_of(owner)
+        if sel is not None and not sel.empty and sel.matches(labels):
+            out.append((namespace, owner["metadata"]["name"]))
+    return out
 
 
 def set_count(status: dict[str, Any], field: str, value: int) -> None:

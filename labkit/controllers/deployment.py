@@ -28,6 +28,7 @@ from labkit.controllers.controller_utils import (
     claim,
     controller_ref,
     owner_reference,
+    owners_matching,
     parse_time,
     selector_of,
     set_count,
@@ -332,13 +333,7 @@ class DeploymentController(Controller):
         labels = rs["metadata"].get("labels") or {}
         if not labels:
             return []
-        ns = rs["metadata"]["namespace"]
-        out = []
-        for d in self.api.items("Deployment", ns):
-            sel = selector_of(d)
-            if sel is not None and not sel.empty and sel.matches(labels):
-                out.append((ns, d["metadata"]["name"]))
-        return out
+        return owners_matching(self.api, "Deployment", rs["metadata"]["namespace"], labels)
 
     def _on_replicaset(self, ev: WatchEvent) -> list[Key] | Key | None:
         rs = ev.object

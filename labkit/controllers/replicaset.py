@@ -35,6 +35,7 @@ from labkit.controllers.controller_utils import (
     is_pod_active,
     is_pod_ready,
     owner_reference,
+    owners_matching,
     parse_time,
     ready_condition,
     release,
@@ -337,14 +338,8 @@ class ReplicaSetController(Controller):
 
     def _matching(self, pod: dict[str, Any]) -> list[Key]:
         """``getPodReplicaSets``: ReplicaSets whose selector matches an orphan's labels."""
-        ns = pod["metadata"]["namespace"]
         labels = pod["metadata"].get("labels") or {}
-        out = []
-        for rs in self.api.items("ReplicaSet", ns):
-            sel = selector_of(rs)
-            if sel is not None and not sel.empty and sel.matches(labels):
-                out.append((ns, rs["metadata"]["name"]))
-        return out
+        return owners_matching(self.api, "ReplicaSet", pod["metadata"]["namespace"], labels)
 
     def _deleted(self, pod: dict[str, Any]) -> Key | None:
         key = self._resolve(pod, controller_ref(pod))
