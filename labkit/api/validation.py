@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from labkit.api.annotations import check_app_annotations
 from labkit.api.intformats import check_integer_formats
 from labkit.api.kinds import KINDS
 from labkit.api.quantity import check_quantity, check_resource_name, is_integer_resource
@@ -92,6 +93,7 @@ def _validate_meta(meta: Any, name_rule: str, namespaced: bool) -> None:
     total = sum(len(k) + len(str(v)) for k, v in (meta.get("annotations") or {}).items())
     if total > 256 * 1024:
         raise ManifestError("metadata.annotations", "...", "Too long: must have at most 262144 bytes")
+    check_app_annotations(meta.get("annotations") or {}, "metadata.annotations")
 
 
 # -- Pods ---------------------------------------------------------------------------------------
@@ -534,6 +536,8 @@ def _template_workload(doc: dict[str, Any]) -> None:
         raise ManifestError("spec.selector", sel_dict,
                             "Invalid value: empty selector is invalid for deployment")
     template = spec.get("template") or {}
+    check_app_annotations((template.get("metadata") or {}).get("annotations") or {},
+                          "spec.template.metadata.annotations")
     labels = (template.get("metadata") or {}).get("labels") or {}
     if not sel.matches(labels):
         raise ManifestError("spec.template.metadata.labels", labels,

@@ -28,7 +28,6 @@ Simplifications:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,30 +35,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import simpy
 
-__all__ = ["ProbeSpec", "ProbeWorker", "AppModel", "parse_duration", "probe_output"]
+from labkit.api.annotations import FAIL_AFTER, READY_AFTER, SIGTERM_EXIT_AFTER, parse_duration
 
-READY_AFTER = "labkit.io/ready-after"
-FAIL_AFTER = "labkit.io/fail-after"
-SIGTERM_EXIT_AFTER = "labkit.io/sigterm-exit-after"
+__all__ = ["ProbeSpec", "ProbeWorker", "AppModel", "parse_duration", "probe_output"]
 
 SUCCESS, FAILURE, UNKNOWN = "Success", "Failure", "Unknown"
 #: worker.go: the result a worker publishes before its first verdict.
 INITIAL_RESULT = {"readiness": FAILURE, "liveness": SUCCESS, "startup": UNKNOWN}
 #: The container field holding each probe type, in the order the prober manager adds workers.
 PROBE_FIELDS = {"readiness": "readinessProbe", "liveness": "livenessProbe", "startup": "startupProbe"}
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str, where: str) -> float:
-    """Seconds of a Go duration string (``"10s"``, ``"1m30s"``, ``"500ms"``), as the annotations take."""
-    parts = _DURATION.findall(text) if isinstance(text, str) else []
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"{where}: {text!r} is not a duration; write it as Go does, e.g. \"10s\", "
-                         "\"1m30s\" or \"500ms\"")
-    return sum(float(n) * _UNIT[u] for n, u in parts)
-
 
 @dataclass(frozen=True)
 class ProbeSpec:
