@@ -9,6 +9,7 @@ Public API
 ======================  ==============================================================================
 ``Cluster``             the simulated cluster (apply, run, get, list, delete, events, explain)
 ``ManifestError``       a manifest the API server would refuse (``.path``, ``.value``, ``.reason``)
+``DNSError``            a name a pod cannot resolve: NXDOMAIN or TIMEOUT (``.name``, ``.rcode``, ``.tried``)
 ``KUBERNETES_VERSION``  the Kubernetes minor the lab follows
 ``RealCluster``         the same calls on a real cluster (``kubernetes`` client, imported lazily)
 ======================  ==============================================================================
@@ -19,10 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from labkit.cluster import Cluster
-from labkit.errors import ManifestError
+from labkit.errors import DNSError, ManifestError
 from labkit.version import KUBERNETES_VERSION
 
-__all__ = ["Cluster", "ManifestError", "KUBERNETES_VERSION", "RealCluster"]
+__all__ = ["Cluster", "ManifestError", "DNSError", "KUBERNETES_VERSION", "RealCluster"]
 
 
 def __getattr__(name: str) -> Any:

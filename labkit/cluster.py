@@ -112,6 +112,18 @@ class Cluster:
         """Simulated seconds since the cluster was created."""
         return float(self.env.now)
 
+    @property
+    def dns(self) -> Any:
+        """The cluster DNS (:class:`labkit.network.dns.ClusterDNS`): CoreDNS's ``kubernetes`` plugin
+        answering from the API, and each pod's resolver (``c.dns.resolve("web", from_pod="client")``).
+        Built on first use."""
+        dns = self.__dict__.get("_dns")
+        if dns is None:
+            from labkit.network.dns import ClusterDNS
+
+            dns = self._dns = ClusterDNS(self.api)
+        return dns
+
     def run(self, until: float | None = None) -> float:
         """Advance simulated time to ``until`` seconds (absolute, as in SimPy), or until nothing is
         left to happen (``None``). Returns the new :attr:`now`.

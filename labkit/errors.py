@@ -1,14 +1,16 @@
 """Errors a learner sees.
 
 A bad manifest must say *where* it is wrong (a field path as ``kubectl`` prints it),
-*what* value was there, and *why* it is refused, so ``ManifestError`` carries all three.
+*what* value was there, and *why* it is refused, so ``ManifestError`` carries all three. A name
+that does not resolve must say which names the resolver actually asked for (the search path), so
+``DNSError`` carries them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ManifestError"]
+__all__ = ["DNSError", "ManifestError"]
 
 
 class ManifestError(ValueError):
@@ -36,6 +38,30 @@ class ManifestError(ValueError):
         field = f"{path}: " if path else ""
         shown = _short(value)
         super().__init__(f"{where}{field}{reason} (got {shown})")
+
+
+class DNSError(LookupError):
+    """A name the pod's resolver could not resolve (``getaddrinfo`` would fail).
+
+    The message starts with the outcome (``NXDOMAIN``, or ``TIMEOUT`` when no nameserver in the
+    pod's resolv.conf answers) and lists every name the resolver sent, in order, so a learner
+    sees the search path at work.
+
+    Attributes
+    ----------
+    name:
+        The name as the client wrote it (``"web"``, ``"web.other"``, ``"www.aliyun.com."``).
+    rcode:
+        ``"NXDOMAIN"`` or ``"TIMEOUT"``.
+    tried:
+        The fully qualified names queried, in order (``["web.default.svc.cluster.local.", ...]``).
+    """
+
+    def __init__(self, name: str, rcode: str, tried: list[str], message: str) -> None:
+        self.name = name
+        self.rcode = rcode
+        self.tried = list(tried)
+        super().__init__(message)
 
 
 def _short(value: Any, limit: int = 80) -> str:
