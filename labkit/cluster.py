@@ -56,9 +56,21 @@ class Cluster:
     kubelets:
         ``False`` runs no kubelets: pods are bound but never start, as with the hollow nodes of
         kube-scheduler's own ``scheduler_perf`` benchmarks. For measuring the scheduler alone.
+    proxy_mode, ipvs_scheduler:
+        kube-proxy's ``mode`` (``iptables``, the default, ``nftables`` or ``ipvs``) and, for ipvs,
+        its ``--ipvs-scheduler`` (``rr``, the default, ``lc`` or ``sh``; see :mod:`labkit.network.proxy`).
+    endpoint_propagation:
+        ``(low, high)``: each node's kube-proxy programs an endpoint change between ``low`` and
+        ``high`` seconds after the API server stored it (default 0.5–2.0 s).
+    traffic_engine:
+        ``"auto"`` (default), ``"events"`` or ``"vectorized"``: how :meth:`traffic` computes
+        requests (all give the same records; see :mod:`labkit.workloads.engine`).
     """
 
-    def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True) -> None:
+    def __init__(self, seed: int = 0, scheduler_config: Any = None, *, kubelets: bool = True,
+                 proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
+                 endpoint_propagation: tuple[float, float] = (0.5, 2.0), traffic_engine: str = "auto"
+                 ) -> None:
         from labkit.controllers.deployment import DeploymentController
         from labkit.controllers.garbagecollector import GarbageCollector
         from labkit.controllers.namespace import NamespaceController
@@ -66,6 +78,8 @@ class Cluster:
         from labkit.controllers.podgc import PodGC
         from labkit.controllers.replicaset import ReplicaSetController
         from labkit.controllers.tainteviction import TaintEvictionController
+        from labkit.network.dataplane import DataPlane
+        from labkit.network.proxy import KubeProxy
         from labkit.node.heartbeat import NodeHeartbeats
         from labkit.node.kubelet import Kubelets
         from labkit.scheduler.profile import default_profile, profile_from_config
@@ -92,8 +106,16 @@ class Cluster:
         self.taint_eviction_controller = TaintEvictionController(self.env, self.api, self.recorder)
         self.pod_gc = PodGC(self.env, self.api, self.recorder)
         self.namespace_controller = NamespaceController(self.env, self.api, self.recorder)
-        self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet")
-                                 ) if kubelets else None
+        # The node kernels (which pod IP answers) and kube-proxy on every node (their Service rules)
+        self.dataplane = DataPlane()
+        self.kube_proxy = KubeProxy(self.env, self.api, self.recorder, seed, mode=proxy_mode,
+                                    ipvs_scheduler=ipvs_scheduler, propagation=endpoint_propagation)
+        if traffic_engine not in ("auto", "events", "vectorized"):
+            raise ValueError(f"traffic_engine {traffic_engine!r}: choose 'auto', 'events' or 'vectorized'")
+        self._traffic_engine_mode = traffic_engine
+        self._traffic = None
+        self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
+                                 self.dataplane) if kubelets else None
         self._pools: dict[str, int] = {}
         self._timeline: dict[str, dict[str, float]] = {}
         self.api.watch("Pod", self._track_pod)
@@ -324,6 +346,7 @@ class Cluster:
         """
         self._node(name)
         self.heartbeats.stop(name)
+        self.dataplane.set_node_down(name, True, self.now)
         if self.kubelets is not None:
             self.kubelets.set_node_down(name, True)
 
@@ -336,6 +359,7 @@ class Cluster:
         """
         self._node(name)
         self.heartbeats.resume(name)
+        self.dataplane.set_node_down(name, False, self.now)
         if self.kubelets is not None:
             self.kubelets.set_node_down(name, False)
 
@@ -437,6 +461,40 @@ class Cluster:
 
         pools = {nodepool_id(name): name for name in self._pools}
         return {n["metadata"]["name"]: short_node_label(n, pools) for n in self.api.items("Node")}
+
+    # -- traffic (labkit.workloads) --------------------------------------------------------------
+    def traffic(self, target: str, rate: Any = 100, duration: float = 60, arrivals: str = "poisson",
+                from_pod: str | None = None, mode: str = "requests", *, namespace: str = "default",
+                timeout: float = 10.0, clients: int = 50):
+        """Send requests to ``target`` (``"host:port"``) from now on, for ``duration`` simulated seconds.
+
+        ``rate`` is requests per second, or a pattern (``labkit.workloads.Step(100, 400, at=60)``,
+        ``Spike``, ``Diurnal``, ``Trace``); ``arrivals`` ``"poisson"`` or ``"constant"``. The host is a
+        Service name (resolved as ``from_pod``'s resolver would, in ``namespace``), a ClusterIP, a
+        ``LoadBalancer`` Service's SLB address, or a node IP with a nodePort. Without ``from_pod``
+        the requests come from ``clients`` client pods spread over the nodes (or, for SLB and
+        NodePort addresses, from outside). Every request is a new connection (``mode="requests"``).
+
+        Nothing happens until the cluster runs; the returned :class:`labkit.workloads.Traffic` shows
+        the requests sent so far (``.frame()``, ``.summary()``, ``.by_pod()``, ``.over_time()``), so
+        one can run a while, delete a pod or fail a node, and run on. ``c.run()`` goes on until the
+        last request has ended.
+        """
+        from labkit.workloads.engine import TrafficEngine
+        from labkit.workloads.routing import make_source
+        from labkit.workloads.traffic import Traffic
+
+        if mode != "requests":
+            raise ValueError(f"mode {mode!r}: the traffic model sends 'requests' (one connection each)")
+        if self._traffic is None:
+            self._traffic = TrafficEngine(self.env, self.dataplane, self.kube_proxy, self.seed,
+                                          self._traffic_engine_mode)
+        engine = self._traffic
+        source = make_source(len(engine.sources), target, rate, duration, arrivals, from_pod, namespace,
+                             timeout, clients, now=self.now, seed=self.seed, api=self.api,
+                             proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve)
+        engine.add(source)
+        return Traffic(engine, source, target, self._clock)
 
     # -- notebook display ---------------------------------------------------------------------
     def _repr_html_(self) -> str:

@@ -3,24 +3,34 @@
 They keep a manifest valid on a real cluster, which ignores them (KWOK's ``kwok.x-k8s.io/usage-cpu``
 is the precedent), while the simulator reads them: ``labkit.io/ready-after`` (when probes start
 passing), ``labkit.io/fail-after`` (when they start failing), ``labkit.io/sigterm-exit-after``
-(how long the app takes to exit on SIGTERM). The API server checks them at apply time, so a badly
-written duration is refused with its field path instead of failing later inside the kubelet.
+(how long the app takes to exit on SIGTERM), ``labkit.io/service-time`` (how long one request takes)
+and ``labkit.io/concurrency`` (how many requests one pod serves at once). The API server checks them
+at apply time, so a badly written value is refused with its field path instead of failing later
+inside the kubelet or the traffic model.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from labkit.errors import ManifestError
 
-__all__ = ["READY_AFTER", "FAIL_AFTER", "SIGTERM_EXIT_AFTER", "DURATION_ANNOTATIONS", "parse_duration",
+__all__ = ["READY_AFTER", "FAIL_AFTER", "SIGTERM_EXIT_AFTER", "SERVICE_TIME", "CONCURRENCY",
+           "DURATION_ANNOTATIONS", "ServiceTime", "parse_duration", "parse_service_time", "parse_concurrency",
            "check_app_annotations"]
 
 READY_AFTER = "labkit.io/ready-after"
 FAIL_AFTER = "labkit.io/fail-after"
 SIGTERM_EXIT_AFTER = "labkit.io/sigterm-exit-after"
+SERVICE_TIME = "labkit.io/service-time"
+CONCURRENCY = "labkit.io/concurrency"
 DURATION_ANNOTATIONS = (READY_AFTER, FAIL_AFTER, SIGTERM_EXIT_AFTER)
+#: What an application without the annotations does: one request at a time, 10 ms on average.
+DEFAULT_SERVICE_TIME = "exponential 10ms"
+DEFAULT_CONCURRENCY = 1
+MAX_CONCURRENCY = 100_000
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -38,8 +48,56 @@ def parse_duration(text: Any, where: str) -> float:
     return sum(float(n) * _UNIT[u] for n, u in parts)
 
 
+@dataclass(frozen=True)
+class ServiceTime:
+    """The distribution of one request's service time: ``exponential``, ``constant`` or ``lognormal``.
+
+    ``mean_s`` is the mean in seconds for all three; ``sigma`` is the standard deviation of the
+    logarithm (lognormal only), so ``lognormal 20ms 0.5`` has a mean of 20 ms and a median of
+    ``20 ms * exp(-0.5**2 / 2)`` = 17.6 ms.
+    """
+
+    dist: str
+    mean_s: float
+    sigma: float = 0.0
+
+
+def parse_service_time(text: Any, where: str) -> ServiceTime:
+    """``"exponential 20ms"`` | ``"constant 5ms"`` | ``"lognormal 20ms 0.5"`` (see :class:`ServiceTime`)."""
+    words = text.split() if isinstance(text, str) else []
+    hint = ('Invalid value: write "exponential 20ms", "constant 5ms" or "lognormal 20ms 0.5" '
+            "(distribution, mean, and for lognormal the sigma of the log)")
+    if not words or words[0] not in ("exponential", "constant", "lognormal") or \
+            len(words) != (3 if words[0] == "lognormal" else 2):
+        raise ManifestError(where, text, hint)
+    mean = parse_duration(words[1], where)
+    if mean <= 0:
+        raise ManifestError(where, text, "Invalid value: the mean service time must be greater than 0")
+    sigma = 0.0
+    if words[0] == "lognormal":
+        try:
+            sigma = float(words[2])
+        except ValueError:
+            raise ManifestError(where, text, hint) from None
+        if not 0 < sigma <= 5:
+            raise ManifestError(where, text, "Invalid value: the lognormal sigma must be in (0, 5]")
+    return ServiceTime(words[0], mean, sigma)
+
+
+def parse_concurrency(text: Any, where: str) -> int:
+    """How many requests a pod serves at once (a positive integer written as a string)."""
+    if not isinstance(text, str) or not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+        raise ManifestError(where, text, "Invalid value: a whole number of requests from 1 to "
+                                         f'{MAX_CONCURRENCY}, written as a string (e.g. "8")')
+    return int(text)
+
+
 def check_app_annotations(annotations: dict[str, Any], path: str) -> None:
-    """Refuse a ``labkit.io/*`` duration annotation that does not parse (``path`` is the annotations')."""
+    """Refuse a ``labkit.io/*`` annotation that does not parse (``path`` is the annotations')."""
     for key in DURATION_ANNOTATIONS:
         if key in annotations:
             parse_duration(annotations[key], f"{path}[{key}]")
+    if SERVICE_TIME in annotations:
+        parse_service_time(annotations[SERVICE_TIME], f"{path}[{SERVICE_TIME}]")
+    if CONCURRENCY in annotations:
+        parse_concurrency(annotations[CONCURRENCY], f"{path}[{CONCURRENCY}]")

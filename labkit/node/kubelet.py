@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from labkit.api.events import EventRecorder
     from labkit.api.server import APIServer
+    from labkit.network.dataplane import AppSocket, DataPlane
 
 __all__ = ["Kubelets", "go_duration", "SYNC_SECONDS", "SANDBOX_SECONDS"]
 
@@ -91,6 +92,7 @@ class _Container:
     state: dict[str, Any] | None = None
     last_state: dict[str, Any] | None = None
     exited: Any = None  # a SimPy event that fires when the current run ends
+    socket: AppSocket | None = None  # the application answering on the pod IP (first container)
 
     @property
     def started(self) -> bool:
@@ -125,9 +127,11 @@ class _Pod:
 class Kubelets:
     """One kubelet per node behind a single pod watch (dispatch by ``spec.nodeName``)."""
 
-    def __init__(self, env: simpy.Environment, api: APIServer, recorder: EventRecorder, rng: random.Random
-                 ) -> None:
+    def __init__(self, env: simpy.Environment, api: APIServer, recorder: EventRecorder, rng: random.Random,
+                 dataplane: DataPlane | None = None) -> None:
         self.env = env
+        #: the node kernels' view of which application answers on which pod IP (for traffic)
+        self.dataplane = dataplane
         self.api = api
         self.recorder = recorder
         self.rng = rng
@@ -184,6 +188,7 @@ class Kubelets:
             for ctr in rt.containers.values():
                 for worker in ctr.probes.values():
                     worker.stop()
+            self._sandbox_gone(rt)
             waiting[uid] = (rt.namespace, rt.name)
         for uid, held in (adm.pods.items() if adm is not None else ()):
             waiting.setdefault(uid, (held.namespace, held.name))
@@ -199,6 +204,8 @@ class Kubelets:
             for ctr in (gone.containers.values() if gone else ()):
                 for worker in ctr.probes.values():
                     worker.stop()
+            if gone is not None:
+                self._sandbox_gone(gone)
             if node:
                 self._release(uid, node)
                 waiting = self._unknown.get(node)
@@ -243,6 +250,11 @@ class Kubelets:
         if uid not in self._pods:
             self._add_pod(pod, node)
         self.env.process(self._pod_worker(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
+
+    def _sandbox_gone(self, rt: _Pod) -> None:
+        """The pod's network namespace is removed: nothing answers on its IP any more."""
+        if self.dataplane is not None and rt.pod_ip:
+            self.dataplane.remove(rt.pod_ip, float(self.env.now))
 
     def _release(self, uid: str, node: str) -> None:
         self._rejected.discard(uid)
@@ -532,6 +544,10 @@ class Kubelets:
             ctr.running, ctr.terminating, ctr.started_at = True, False, env.now
             ctr.state = {"running": {"startedAt": started}}
             ctr.exited = env.event()
+            if self.dataplane is not None and ctr.spec is rt.spec["containers"][0] and rt.pod_ip:
+                # The first container serves the pod's traffic (labkit.network.dataplane).
+                ctr.socket = self.dataplane.serve(pod, rt.pod_ip, node, float(env.now), rt.app.ready_after,
+                                                  rt.app.fail_after, ctr.restarts)
             self._sync_status(rt)
             for worker in ctr.probes.values():
                 # UpdatePodStatus after the start: a started container without a readiness verdict
@@ -630,12 +646,17 @@ class Kubelets:
 
         def sigterm() -> None:
             ctr.terminating = True
+            if ctr.socket is not None:
+                self.dataplane.close(ctr.socket, float(self.env.now))
             for worker in ctr.probes.values():
                 worker.poke()
 
         result = yield from stop_container(self.env, ctr.spec, grace, exit_after, hook_failed, sigterm)
         ctr.running = False
         ctr.finished_at = self.env.now
+        if ctr.socket is not None:
+            self.dataplane.exit(ctr.socket, float(self.env.now))
+            ctr.socket = None
         code = result.exit_code
         ctr.state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                                     "startedAt": ctr.state["running"]["startedAt"],

@@ -1,0 +1,565 @@
+"""Request-level traffic through Services: one engine for every traffic source of a cluster.
+
+Each request is a new connection (``mode="requests"``): it leaves its client, meets the rules its
+entry node's kube-proxy has programmed (:mod:`labkit.network.proxy`), is sent to one endpoint, and
+is served there first come, first served by one of the pod's ``labkit.io/concurrency`` workers
+for a ``labkit.io/service-time`` draw. Its outcome:
+
+- ``ok`` — answered; ``latency_s`` is queueing plus service (the network adds nothing, except
+  :data:`HOP_SECONDS` for the extra hop of external traffic with ``externalTrafficPolicy: Cluster``);
+- ``refused`` — nothing accepts the connection: the Service has no endpoints (kube-proxy's REJECT
+  rule), or the chosen pod is not listening (not started, after SIGTERM, or gone);
+- ``reset`` — accepted, but the process exited before answering;
+- ``timeout`` — no answer within the client's ``timeout``: a failed node, a hung application, a
+  queue too long, or a Service IP no node has a rule for.
+
+How it runs. Between two events of the rest of the simulation nothing a request meets can
+change, so the engine processes, at each of its wake-ups, every arrival before the next SimPy
+event (``env.peek()``), split further at the instants a node's kube-proxy programs a change.
+Within such an interval a request's whole fate is known at its arrival: a FIFO server with ``c``
+workers starts it at ``max(arrival, earliest free worker)`` (Lindley's recursion / Kiefer–Wolfowitz),
+so a request costs one step and a record (columns appended, never an object). Events that do
+change things — a process exiting, a node failing — patch the records of the requests they cut
+short. Two interchangeable ways to do the interval's work: ``engine="events"`` walks arrivals
+one by one in time order (every proxy mode and affinity); ``engine="vectorized"`` does the same
+with numpy (per-node choices, then per-pod Lindley recursion with cumulative maxima), where the
+proxy mode allows (``iptables``/``nftables`` random, ipvs ``rr``, no session affinity, Service IP
+targets); ``"auto"`` (the default) takes the vectorized way where it can. A test checks that
+both give the same records.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labkit.workloads.draws import Draws, generator
+from labkit.workloads.patterns import Pattern
+
+if TYPE_CHECKING:
+    from labkit.network.dataplane import AppSocket, DataPlane
+    from labkit.network.proxy import KubeProxy, ServiceRules
+    from labkit.sim import LabEnvironment
+
+__all__ = ["TrafficEngine", "Source", "OK", "REFUSED", "RESET", "TIMEOUT", "STATUS", "HOP_SECONDS"]
+
+OK, REFUSED, RESET, TIMEOUT = 0, 1, 2, 3
+STATUS = ("ok", "refused", "reset", "timeout")
+#: One extra hop inside a zone's VPC (external traffic sent on to another node), illustrative.
+HOP_SECONDS = 0.0002
+INF = math.inf
+
+
+@dataclass(eq=False)
+class Source:
+    """One ``c.traffic(...)`` call: where requests come from, where they go, how many, when."""
+
+    id: int
+    start: float
+    duration: float
+    pattern: Pattern
+    arrivals: str  # "poisson" | "constant"
+    route: str  # "cluster" (a Service IP) | "nodeport" | "slb"
+    vip: tuple[str, int, str]  # (ip, port, protocol) as the client dials it
+    clients: list[tuple[str, str]]  # (client IP, node it sends from); node "" for external clients
+    timeout: float
+    seed: int
+    entry_node: str = ""  # nodeport: the node dialled
+    _pos: float = 0.0  # position of the last arrival on the unit-rate (Λ) axis
+    _count: int = 0
+    _knots: Any = None
+    _lam: Any = None
+    _gaps: Draws | None = None
+    _pick: Draws | None = None
+    first: int = -1  # index of its first record
+    indices: list = field(default_factory=list)  # record index ranges [(start, stop)] of this source
+
+    def __post_init__(self) -> None:
+        self._knots, self._lam = self.pattern._table(self.duration)
+        self._gaps = Draws(generator(self.seed, "traffic", self.id, "arrivals"), "exponential")
+        self._pick = Draws(generator(self.seed, "traffic", self.id, "clients"), "uniform")
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    def take(self, t1: float) -> np.ndarray:
+        """Arrival times in ``[previous, t1)`` (absolute), consumed."""
+        limit = float(np.interp(min(t1, self.end) - self.start, self._knots, self._lam))
+        total = float(self._lam[-1])
+        if t1 >= self.end:
+            limit = total
+        out: list[np.ndarray] = []
+        if self.arrivals == "constant":
+            k0 = self._count
+            k1 = int(math.ceil(limit)) if t1 < self.end else int(math.ceil(total))
+            ks = np.arange(k0, max(k0, k1), dtype=float)
+            ks = ks[ks < limit] if t1 < self.end else ks[ks < total]
+            self._count = k0 + len(ks)
+            pos = ks
+        else:
+            while True:
+                expect = max(0.0, limit - self._pos)
+                m = int(expect + 6 * math.sqrt(expect) + 16)
+                gaps = self._gaps.peek(m)
+                cum = self._pos + np.cumsum(gaps)
+                n = int(np.searchsorted(cum, limit, side="left"))
+                self._gaps.take(n)
+                if n:
+                    out.append(cum[:n])
+                    self._pos = float(cum[n - 1])
+                if n < m:
+                    break
+            pos = np.concatenate(out) if out else np.empty(0)
+        times = self.start + np.interp(pos, self._lam, self._knots)
+        return times[times < min(t1, self.end)] if t1 < self.end else times
+
+
+class Records:
+    """Per-request columns (``array.array``): appended in arrival order, patched on interruption."""
+
+    def __init__(self) -> None:
+        self.sent = array("d")
+        self.done = array("d")
+        self.status = array("b")
+        self.sock = array("l")  # AppSocket index, -1 when no pod was reached
+        self.node = array("l")  # entry node index (whose kube-proxy chose)
+        self.source = array("l")
+        self.client = array("l")
+        self.hop = array("b")
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def extend(self, sent, done, status, sock, node, source, client, hop) -> None:
+        self.sent.frombytes(np.ascontiguousarray(sent, dtype=np.float64).tobytes())
+        self.done.frombytes(np.ascontiguousarray(done, dtype=np.float64).tobytes())
+        self.status.frombytes(np.ascontiguousarray(status, dtype=np.int8).tobytes())
+        self.sock.frombytes(np.ascontiguousarray(sock, dtype=np.int64).tobytes())
+        self.node.frombytes(np.ascontiguousarray(node, dtype=np.int64).tobytes())
+        self.source.frombytes(np.ascontiguousarray(source, dtype=np.int64).tobytes())
+        self.client.frombytes(np.ascontiguousarray(client, dtype=np.int64).tobytes())
+        self.hop.frombytes(np.ascontiguousarray(hop, dtype=np.int8).tobytes())
+
+
+class TrafficEngine:
+    """Every traffic source of one cluster, sharing the pods' queues."""
+
+    def __init__(self, env: LabEnvironment, dataplane: DataPlane, proxy: KubeProxy, seed: int,
+                 engine: str = "auto") -> None:
+        if engine not in ("auto", "events", "vectorized"):
+            raise ValueError(f"engine {engine!r}: choose 'auto', 'events' or 'vectorized'")
+        self.env = env
+        self.dp = dataplane
+        self.proxy = proxy
+        self.seed = seed
+        self.engine = engine
+        self.sources: list[Source] = []
+        self.records = Records()
+        self.nodes: list[str] = []
+        self._node_index: dict[str, int] = {}
+        self._node_draws: dict[str, Draws] = {}
+        self._rr: dict[tuple[str, Any], int] = {}
+        self._affinity: dict[tuple[str, Any], dict[str, tuple[str, float]]] = {}
+        self._lc: dict[str, dict[str, deque]] = {}
+        self._slb_rr: dict[Any, int] = {}
+        self._processed = 0.0  # arrivals before this instant are done
+        self._process = None
+        self.last_done = 0.0
+        dataplane.subscribe(self._interrupt)
+
+    # -- sources --------------------------------------------------------------------------------
+    def add(self, source: Source) -> None:
+        source.first = len(self.records)
+        self.sources.append(source)
+        self._processed = max(self._processed, min(source.start, float(self.env.now)))
+        if self._process is None or not self._process.is_alive:
+            self._process = self.env.process(self._loop())
+
+    def node_index(self, node: str) -> int:
+        i = self._node_index.get(node)
+        if i is None:
+            i = self._node_index[node] = len(self.nodes)
+            self.nodes.append(node)
+        return i
+
+    # -- the SimPy side ---------------------------------------------------------------------------
+    def _loop(self):
+        env = self.env
+        while True:
+            t_next = env.peek()
+            self._advance(t_next)
+            active = [s for s in self.sources if s.end > self._processed]
+            if active:
+                wake = t_next if t_next < INF else min(s.end for s in active)
+            else:
+                wake = min(t_next, self.last_done)
+                if self.last_done <= env.now:
+                    return
+            yield env.timeout(max(0.0, wake - env.now))
+
+    def _advance(self, t_next: float) -> None:
+        """Process every arrival before ``t_next``, in intervals over which no node's rules change."""
+        t0 = self._processed
+        if t_next <= t0:
+            return
+        end = min(t_next, max((s.end for s in self.sources), default=t0))
+        cuts = [t for t in self.proxy.pending(t0) if t < end] + [t_next]
+        for t1 in cuts:
+            if t1 > t0:
+                self._interval(t0, t1)
+                t0 = t1
+        self._processed = max(self._processed, t_next if t_next < INF else t0)
+
+    # -- one interval -----------------------------------------------------------------------------
+    def _interval(self, t0: float, t1: float) -> None:
+        parts = []
+        for s in self.sources:
+            if s.end <= t0 or s.start >= t1:
+                continue
+            times = s.take(t1)
+            if len(times):
+                n = len(s.clients)
+                client = (s._pick.take(len(times)) * n).astype(np.int64) if n > 1 else \
+                    np.zeros(len(times), dtype=np.int64)
+                parts.append((s, times, client))
+        if not parts:
+            return
+        if len(parts) == 1:
+            s, times, client = parts[0]
+            src = np.full(len(times), s.id, dtype=np.int64)
+        else:
+            times = np.concatenate([p[1] for p in parts])
+            client = np.concatenate([p[2] for p in parts])
+            src = np.concatenate([np.full(len(p[1]), p[0].id, dtype=np.int64) for p in parts])
+            order = np.lexsort((src, times))
+            times, client, src = times[order], client[order], src[order]
+        if self._vectorizable(t0, parts):
+            self._vectorized(t0, times, client, src)
+        else:
+            self._events(t0, times, client, src)
+
+    def _vectorizable(self, t0: float, parts) -> bool:
+        if self.engine == "events" or self.proxy.algorithm not in ("random", "rr"):
+            return False
+        for s, _, _ in parts:
+            if s.route != "cluster":
+                return False
+            key = self.proxy.by_vip.get(s.vip)
+            if key is None:
+                continue
+            for _, node in s.clients:
+                rules, _ = self.proxy.rules_at(key, node, t0)
+                if rules is not None and rules.affinity_timeout is not None:
+                    return False
+        return True
+
+    def _draws(self, node: str) -> Draws:
+        d = self._node_draws.get(node)
+        if d is None:
+            d = self._node_draws[node] = Draws(generator(self.seed, "kube-proxy-choice", node), "uniform")
+        return d
+
+    def _service(self, sock: AppSocket) -> Draws:
+        if sock.draws is None:
+            kind = "normal" if sock.service_time.dist == "lognormal" else "exponential"
+            sock.draws = Draws(generator(self.seed, "service-time", sock.seed), kind)
+        return sock.draws
+
+    def _service_times(self, sock: AppSocket, n: int) -> np.ndarray:
+        st = sock.service_time
+        if st.dist == "constant":
+            return np.full(n, st.mean_s)
+        z = self._service(sock).take(n)
+        if st.dist == "exponential":
+            return z * st.mean_s
+        return np.exp(math.log(st.mean_s) - st.sigma * st.sigma / 2 + st.sigma * z)
+
+    def _one_service_time(self, sock: AppSocket) -> float:
+        st = sock.service_time
+        if st.dist == "constant":
+            return st.mean_s
+        z = self._service(sock).one()
+        if st.dist == "exponential":
+            return z * st.mean_s
+        return math.exp(math.log(st.mean_s) - st.sigma * st.sigma / 2 + st.sigma * z)
+
+    # -- the event-driven way ------------------------------------------------------------------------
+    def _events(self, t0: float, times: np.ndarray, client: np.ndarray, src: np.ndarray) -> None:
+        proxy, dp, rec = self.proxy, self.dp, self.records
+        sources = self.sources
+        algorithm = proxy.algorithm
+        down = dp.down
+        apps = dp.apps
+        rules_cache: dict[tuple[Any, str], Any] = {}
+        r_sent, r_done, r_status = rec.sent.append, rec.done.append, rec.status.append
+        r_sock, r_node, r_src = rec.sock.append, rec.node.append, rec.source.append
+        r_client, r_hop = rec.client.append, rec.hop.append
+        idx = len(rec)
+        last_done = self.last_done
+        for t, ci, si in zip(times.tolist(), client.tolist(), src.tolist()):
+            s = sources[si]
+            ip, node = s.clients[ci]
+            external = s.route != "cluster"
+            if s.route == "nodeport":
+                key = proxy.by_node_port.get((s.vip[1], s.vip[2]))
+                node = s.entry_node
+            else:
+                key = proxy.by_vip.get(s.vip)
+                if s.route == "slb":
+                    node = self._slb_node(s, key, t)
+            hop = 0
+            status, done, sock_i = TIMEOUT, t + s.timeout, -1
+            if key is not None and node and node not in down:
+                ck = (key, node)
+                rules = rules_cache.get(ck, False)
+                if rules is False:
+                    rules = rules_cache[ck] = proxy.rules_at(key, node, t0)[0]
+                if rules is not None:
+                    targets = rules.targets(node, external)
+                    n = len(targets)
+                    if n == 0:
+                        status, done = (REFUSED, t) if not (rules.external_local if external else
+                                                            rules.internal_local) or not rules.usable \
+                            else (TIMEOUT, t + s.timeout)
+                    else:
+                        ep = self._choose(rules, targets, node, ip, t, algorithm)
+                        sock = apps.get(ep.ip)
+                        if sock is None:
+                            status, done = REFUSED, t
+                        else:
+                            sock_i = sock.index
+                            if sock.node in down:
+                                status, done = TIMEOUT, t + s.timeout
+                            elif not sock.accepts(t):
+                                status, done = REFUSED, t
+                            elif t >= sock.hang_at:
+                                status, done = TIMEOUT, t + s.timeout
+                            else:
+                                free = sock.free
+                                st = self._one_service_time(sock)
+                                if len(free) == 1:
+                                    start = free[0] if free[0] > t else t
+                                    end = free[0] = start + st
+                                else:
+                                    start = free[0] if free[0] > t else t
+                                    end = start + st
+                                    heapq.heapreplace(free, end)
+                                if external and sock.node != node:
+                                    hop = 1
+                                    end += HOP_SECONDS
+                                if end > sock.hang_at or end - t > s.timeout:
+                                    status, done = TIMEOUT, t + s.timeout
+                                else:
+                                    status, done = OK, end
+                                infl = sock.inflight
+                                while infl and rec.done[infl[0]] <= t:
+                                    infl.popleft()
+                                infl.append(idx)
+                                if algorithm == "lc":
+                                    self._lc.setdefault(node, {}).setdefault(ep.ip, deque()).append(done)
+            r_sent(t)
+            r_done(done)
+            r_status(status)
+            r_sock(sock_i)
+            r_node(self.node_index(node) if node else -1)
+            r_src(si)
+            r_client(ci)
+            r_hop(hop)
+            if done > last_done:
+                last_done = done
+            idx += 1
+        self.last_done = last_done
+
+    def _choose(self, rules: ServiceRules, targets, node: str, client_ip: str, t: float, algorithm: str):
+        n = len(targets)
+        key = (node, (rules.namespace, rules.name, rules.port_name))
+        if rules.affinity_timeout is not None:
+            table = self._affinity.setdefault(key, {})
+            seen = table.get(client_ip)
+            if seen is not None and t - seen[1] <= rules.affinity_timeout:
+                for ep in targets:
+                    if ep.ip == seen[0]:
+                        table[client_ip] = (ep.ip, t)
+                        return ep
+        if algorithm == "random":
+            ep = targets[int(self._draws(node).one() * n)]
+        elif algorithm == "rr":
+            i = (self._rr.get(key, -1) + 1) % n
+            self._rr[key] = i
+            ep = targets[i]
+        elif algorithm == "lc":
+            counts = self._lc.setdefault(node, {})
+            best, best_n = targets[0], None
+            for cand in targets:
+                q = counts.get(cand.ip)
+                while q and q[0] <= t:
+                    q.popleft()
+                active = len(q) if q else 0
+                if best_n is None or active < best_n:
+                    best, best_n = cand, active
+            ep = best
+        else:  # sh: ip_vs_sh.c, ip_vs_sh_hashkey over a 256-bucket table filled round robin
+            a, b, c, d = (int(x) for x in client_ip.split("."))
+            addr = (a << 24) | (b << 16) | (c << 8) | d
+            bucket = ((addr * 2654435761) & 0xFFFFFFFF) >> 24
+            ep = targets[bucket % n]
+        if rules.affinity_timeout is not None:
+            self._affinity.setdefault(key, {})[client_ip] = (ep.ip, t)
+        return ep
+
+    def _slb_node(self, s: Source, key: Any, t: float) -> str:
+        """The node the SLB's listener forwards to: round robin over its healthy backends (every
+        node with ``externalTrafficPolicy: Cluster``; with ``Local`` only nodes whose kube-proxy has a
+        local endpoint, as the health-check node port reports)."""
+        backends = []
+        for node in self.proxy.nodes:
+            if node in self.dp.down:
+                continue
+            if key is not None:
+                rules = self.proxy.rules_at(key, node, t)[0]
+                if rules is not None and rules.external_local and not rules.local(node):
+                    continue
+            backends.append(node)
+        if not backends:
+            return ""
+        i = (self._slb_rr.get(s.vip, -1) + 1) % len(backends)
+        self._slb_rr[s.vip] = i
+        return backends[i]
+
+    # -- the vectorized way ----------------------------------------------------------------------------
+    def _vectorized(self, t0: float, times: np.ndarray, client: np.ndarray, src: np.ndarray) -> None:
+        proxy, dp = self.proxy, self.dp
+        m = len(times)
+        status = np.full(m, TIMEOUT, dtype=np.int8)
+        timeout = np.asarray([s.timeout for s in self.sources])[src]
+        done = times + timeout
+        sock_idx = np.full(m, -1, dtype=np.int64)
+        node_idx = np.full(m, -1, dtype=np.int64)
+        # the entry node of every request, and the endpoint its kube-proxy picks
+        client_node = np.empty(m, dtype=object)
+        for s in self.sources:
+            sel = src == s.id
+            if sel.any():
+                nodes = np.asarray([c[1] for c in s.clients], dtype=object)
+                client_node[sel] = nodes[client[sel]]
+        keys = {s.id: proxy.by_vip.get(s.vip) for s in self.sources}
+        chosen: dict[int, list] = {}
+        for node in dict.fromkeys(client_node.tolist()):
+            at_node = np.flatnonzero(client_node == node)
+            node_idx[at_node] = self.node_index(node)
+            if node in dp.down:
+                continue
+            req_key = [keys[i] for i in src[at_node].tolist()]
+            n_req = np.zeros(len(at_node), dtype=np.int64)
+            by_key: dict[Any, tuple[Any, np.ndarray]] = {}
+            for key in dict.fromkeys(req_key):
+                rules = proxy.rules_at(key, node, t0)[0] if key is not None else None
+                if rules is None:
+                    continue
+                mine = np.fromiter((k == key for k in req_key), dtype=bool, count=len(req_key))
+                targets = rules.targets(node, False)
+                if not targets:
+                    if not rules.internal_local or not rules.usable:
+                        status[at_node[mine]] = REFUSED
+                        done[at_node[mine]] = times[at_node[mine]]
+                    continue
+                n_req[mine] = len(targets)
+                by_key[key] = (targets, mine)
+            live = n_req > 0
+            if not live.any():
+                continue
+            pick = np.zeros(len(at_node), dtype=np.int64)
+            if proxy.algorithm == "random":
+                pick[live] = (self._draws(node).take(int(live.sum())) * n_req[live]).astype(np.int64)
+            else:
+                for key, (targets, mine) in by_key.items():
+                    rk = (node, key)
+                    k = int(mine.sum())
+                    pick[mine] = (self._rr.get(rk, -1) + 1 + np.arange(k)) % len(targets)
+                    self._rr[rk] = int(pick[mine][-1])
+            for targets, mine in by_key.values():
+                for j, ep in enumerate(targets):
+                    got = at_node[mine & (pick == j)]
+                    if len(got):
+                        chosen.setdefault(id(ep), [ep, []])[1].append(got)
+        accepted: dict[int, tuple[Any, np.ndarray]] = {}
+        for ep, groups in chosen.values():
+            rows = np.sort(np.concatenate(groups)) if len(groups) > 1 else groups[0]
+            sock = dp.apps.get(ep.ip)
+            if sock is None:
+                status[rows] = REFUSED
+                done[rows] = times[rows]
+                continue
+            prev = accepted.get(sock.index)
+            accepted[sock.index] = (sock, rows if prev is None else np.sort(np.concatenate([prev[1], rows])))
+        for sock, rows in accepted.values():
+            sock_idx[rows] = sock.index
+            t = times[rows]
+            if sock.node in dp.down:
+                continue  # timeout, as set
+            refused = (t < sock.listen_at) | (t >= sock.closed_at) | (t >= sock.exit_at)
+            hung = ~refused & (t >= sock.hang_at)
+            status[rows[refused]] = REFUSED
+            done[rows[refused]] = t[refused]
+            serve = rows[~refused & ~hung]
+            if not len(serve):
+                continue
+            a = times[serve]
+            st = self._service_times(sock, len(serve))
+            if len(sock.free) == 1:
+                c = np.cumsum(st)
+                end = c + np.maximum(sock.free[0], np.maximum.accumulate(a - (c - st)))
+                sock.free[0] = float(end[-1])
+            else:
+                end = np.empty(len(serve))
+                free = sock.free
+                for i, (ai, si) in enumerate(zip(a.tolist(), st.tolist())):
+                    start = free[0] if free[0] > ai else ai
+                    end[i] = start + si
+                    heapq.heapreplace(free, end[i])
+            late = (end > sock.hang_at) | (end - a > timeout[serve])
+            status[serve] = np.where(late, TIMEOUT, OK)
+            done[serve] = np.where(late, a + timeout[serve], end)
+            base = len(self.records)
+            infl = sock.inflight
+            while infl and self.records.done[infl[0]] <= a[0]:
+                infl.popleft()
+            infl.extend((serve + base).tolist())
+        hop = np.zeros(m, dtype=np.int8)
+        self.records.extend(times, done, status, sock_idx, node_idx, src, client, hop)
+        if m:
+            self.last_done = max(self.last_done, float(done.max()))
+
+    # -- interruptions ------------------------------------------------------------------------------------
+    def _interrupt(self, what: str, subject: Any, t: float) -> None:
+        if what == "exit":
+            self._cut(subject, t, RESET)
+        elif what == "node-down":
+            for sock in self.dp.sockets:
+                if sock.node == subject and sock.inflight:
+                    self._cut(sock, t, TIMEOUT)
+        elif what == "node-up":
+            for sock in self.dp.sockets:
+                if sock.node == subject:
+                    sock.free = [max(t, f) for f in sock.free]
+                    heapq.heapify(sock.free)
+
+    def _cut(self, sock: AppSocket, t: float, how: int) -> None:
+        """The requests ``sock`` still held at ``t`` end: reset by the exit, or never answered."""
+        rec = self.records
+        for i in sock.inflight:
+            if rec.done[i] > t and rec.sent[i] < t:
+                if how == RESET:
+                    rec.status[i], rec.done[i] = RESET, t
+                elif rec.status[i] == OK:
+                    rec.status[i] = TIMEOUT
+                    rec.done[i] = rec.sent[i] + self.sources[rec.source[i]].timeout
+        sock.inflight.clear()
+        sock.free = [t] * len(sock.free)
