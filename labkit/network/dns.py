@@ -34,7 +34,6 @@ Simplifications (each stated where it matters):
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import math
 from dataclasses import dataclass
@@ -106,8 +105,9 @@ class ResolverConfig:
         n = DEFAULT_NDOTS
         for opt in self.options:
             if opt.startswith("ndots:"):
-                with contextlib.suppress(ValueError):  # glibc ignores a malformed value
-                    n = min(max(int(opt[6:]), 0), MAX_NDOTS)
+                rest = opt[6:]
+                digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+                n = min(int(digits or 0), MAX_NDOTS)  # res_init.c: atoi(), so "ndots:x" is 0
         return n
 
 
@@ -537,13 +537,13 @@ class ClusterDNS:
     def _ask(self, server: str, qname: str, qtype: str) -> _Response | None:
         """One query to one nameserver; None when the lab has no route to it."""
         if server == self.cluster_dns_ip:
-            return self.coredns(qname, qtype)
+            return self._coredns(qname, qtype)
         if server in NODE_NAMESERVERS:
             return self._upstream(qname, qtype)
         return None
 
     # -- the server side ---------------------------------------------------------------------------
-    def coredns(self, qname: str, qtype: str) -> _Response:
+    def _coredns(self, qname: str, qtype: str) -> _Response:
         """CoreDNS's answer to one query: the ``kubernetes`` plugin for the cluster domain
         (``handler.go: ServeDNS``), ``forward`` to the upstream resolver for anything else."""
         name = qname.rstrip(".").lower()
@@ -732,7 +732,7 @@ class ClusterDNS:
         rows: list[tuple[str, str, str]] = []
 
         def add(owner: str, qtype: str) -> None:
-            for kind, value in self.coredns(owner, qtype).records:
+            for kind, value in self._coredns(owner, qtype).records:
                 if kind == "SRV":
                     value = f"{value['priority']} {value['weight']} {value['port']} {value['target']}"
                 rows.append((owner, kind, value))
