@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any, Protocol
 
-__all__ = ["PALETTE", "Reader", "cluster_html", "node_usage"]
+__all__ = ["PALETTE", "Reader", "cluster_html", "node_usage", "endpoint_rows"]
 
 # Okabe-Ito, colour-blind safe.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -17,6 +17,28 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 class Reader(Protocol):
     def list(self, kind: str) -> list[dict[str, Any]]: ...
+
+
+def endpoint_rows(reader: Reader, service: str, namespace: str = "default") -> list[dict[str, Any]]:
+    """The endpoints of a Service's EndpointSlices, one row each (``kubectl get endpointslices -o wide``
+    spread out): slice, pod, address, node, zone, the three conditions, and the ports."""
+    rows = []
+    for s in reader.list("EndpointSlice"):
+        meta = s["metadata"]
+        if meta.get("namespace") != namespace or (meta.get("labels") or {}).get(
+                "kubernetes.io/service-name") != service:
+            continue
+        ports = ", ".join(f"{p.get('name') or '-'}={p.get('port')}/{p.get('protocol', 'TCP')}"
+                          for p in s.get("ports") or [])
+        for ep in s.get("endpoints") or []:
+            cond = ep.get("conditions") or {}
+            rows.append({"slice": meta["name"], "pod": (ep.get("targetRef") or {}).get("name", ""),
+                         "address": ", ".join(ep.get("addresses") or []), "node": ep.get("nodeName", ""),
+                         "zone": ep.get("zone", ""), "ready": cond.get("ready"),
+                         "serving": cond.get("serving"), "terminating": cond.get("terminating"),
+                         "ports": ports})
+    rows.sort(key=lambda r: (r["pod"], r["address"]))
+    return rows
 
 
 def node_usage(reader: Reader) -> list[dict[str, Any]]:

@@ -148,6 +148,7 @@ class KubeProxy:
         self.propagation = (float(lo), float(hi))
         self._rng = random.Random(f"labkit/{seed}/kube-proxy")
         self.nodes: dict[str, float] = {}  # node -> when its kube-proxy started
+        self.node_ips: dict[str, str] = {}  # node -> InternalIP (the source of masqueraded traffic)
         self.versions: dict[tuple[str, str, str], list[ServiceRules]] = {}
         self.by_vip: dict[tuple[str, int, str], tuple[str, str, str]] = {}
         self.by_node_port: dict[tuple[int, str], tuple[str, str, str]] = {}
@@ -159,6 +160,9 @@ class KubeProxy:
     # -- watches --------------------------------------------------------------------------------
     def _on_node(self, ev: WatchEvent) -> None:
         name = ev.object["metadata"]["name"]
+        for addr in (ev.object.get("status") or {}).get("addresses") or []:
+            if addr.get("type") == "InternalIP" and ev.type != "DELETED":
+                self.node_ips[name] = addr["address"]
         if ev.type == "ADDED" and name not in self.nodes:
             self.nodes[name] = self.env.now
             if self.mode == "ipvs":

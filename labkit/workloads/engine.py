@@ -47,9 +47,11 @@ if TYPE_CHECKING:
     from labkit.network.proxy import KubeProxy, ServiceRules
     from labkit.sim import LabEnvironment
 
-__all__ = ["TrafficEngine", "Source", "OK", "REFUSED", "RESET", "TIMEOUT", "STATUS", "HOP_SECONDS"]
+__all__ = ["TrafficEngine", "Source", "OK", "REFUSED", "RESET", "TIMEOUT", "STATUS", "HOP_SECONDS",
+           "EXTRA_HOP", "SNAT"]
 
 OK, REFUSED, RESET, TIMEOUT = 0, 1, 2, 3
+EXTRA_HOP, SNAT = 1, 2  # bits of a record's ``hop``
 STATUS = ("ok", "refused", "reset", "timeout")
 #: One extra hop inside a zone's VPC (external traffic sent on to another node), illustrative.
 HOP_SECONDS = 0.0002
@@ -132,7 +134,7 @@ class Records:
         self.node = array("l")  # entry node index (whose kube-proxy chose)
         self.source = array("l")
         self.client = array("l")
-        self.hop = array("b")
+        self.hop = array("b")  # EXTRA_HOP | SNAT bits
 
     def __len__(self) -> int:
         return len(self.sent)
@@ -351,9 +353,11 @@ class TrafficEngine:
                                     start = free[0] if free[0] > t else t
                                     end = start + st
                                     heapq.heapreplace(free, end)
-                                if external and sock.node != node:
-                                    hop = 1
-                                    end += HOP_SECONDS
+                                if external and not rules.external_local:
+                                    hop = SNAT  # kube-proxy masquerades: the pod sees the node's IP
+                                    if sock.node != node:
+                                        hop |= EXTRA_HOP
+                                        end += HOP_SECONDS
                                 if end > sock.hang_at or end - t > s.timeout:
                                     status, done = TIMEOUT, t + s.timeout
                                 else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labkit.workloads.engine import OK, STATUS, TrafficEngine
+from labkit.workloads.engine import EXTRA_HOP, OK, SNAT, STATUS, TrafficEngine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Traffic"]
 
-COLUMNS = ["sent_s", "done_s", "latency_s", "status", "pod", "node", "entry_node", "client", "extra_hop"]
+COLUMNS = ["sent_s", "done_s", "latency_s", "status", "pod", "node", "entry_node", "client", "source_ip",
+           "extra_hop"]
 
 
 class Traffic:
@@ -77,8 +78,9 @@ class Traffic:
         """One row per request sent so far: ``sent_s``, ``done_s``, ``latency_s`` (simulated
         seconds), ``status`` (``ok``/``refused``/``reset``/``timeout``, or ``in_flight`` with no
         ``done_s`` yet), ``pod`` and ``node`` that got it (empty when none did), ``entry_node``
-        (whose kube-proxy chose), ``client`` (its IP) and ``extra_hop`` (external traffic sent on
-        to another node)."""
+        (whose kube-proxy chose), ``client`` (its IP), ``source_ip`` (the source address the pod
+        sees: the node's for external traffic with ``externalTrafficPolicy: Cluster``, which
+        kube-proxy masquerades) and ``extra_hop`` (external traffic sent on to another node)."""
         import pandas as pd
 
         a = self._arrays()
@@ -91,11 +93,14 @@ class Traffic:
         status = np.where(a["inflight"], len(STATUS), a["status"])
         done = np.where(a["inflight"], np.nan, a["done"])
         clients = np.asarray([c[0] for c in self._source.clients], dtype=object)
+        node_ips = np.asarray([eng.proxy.node_ips.get(n, "") for n in eng.nodes] + [""], dtype=object)
+        client_ip = clients[a["client"]]
+        source_ip = np.where((a["hop"] & SNAT) > 0, node_ips[a["node"]], client_ip)
         return pd.DataFrame({
             "sent_s": a["sent"], "done_s": done, "latency_s": done - a["sent"],
             "status": labels[status], "pod": names[a["sock"]], "node": nodes[a["sock"]],
-            "entry_node": entry[a["node"]], "client": clients[a["client"]],
-            "extra_hop": a["hop"].astype(bool),
+            "entry_node": entry[a["node"]], "client": client_ip, "source_ip": source_ip,
+            "extra_hop": (a["hop"] & EXTRA_HOP) > 0,
         }, columns=COLUMNS)
 
     def by_pod(self) -> pd.DataFrame:
