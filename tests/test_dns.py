@@ -440,6 +440,10 @@ spec:
 
 def test_nameserver_is_read_from_the_kube_dns_service():
     c = labkit.Cluster(seed=0)
+    if c.api.peek("Service", "kube-dns", "kube-system") is not None:  # the cluster's own, on 172.21.0.10
+        assert c.dns.cluster_dns_ip == "172.21.0.10"
+        c.delete("Service", "kube-dns", namespace="kube-system")
+    assert c.dns.cluster_dns_ip == "172.21.0.10"  # no Service to read: the kubelet's configured clusterDNS
     c.apply("""
 apiVersion: v1
 kind: Service
