@@ -11,7 +11,9 @@ Simplifications, each stated once: the pod's first container serves the traffic;
 connections from its start plus ``labkit.io/ready-after`` until SIGTERM (a graceful server closes
 its listener at once and finishes what it accepted until it exits, when the rest is reset); from
 ``labkit.io/fail-after`` on it accepts connections but never answers (a hung process); a pod on a
-failed node answers nothing (the client times out).
+failed node answers nothing (the client times out); a connection to the IP of a pod that is gone
+fails at once, as if refused (on a real node it may take an ARP timeout to fail with "no route to
+host").
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class DataPlane:
 
     def __init__(self) -> None:
         self.apps: dict[str, AppSocket] = {}  # pod IP -> the socket answering there now
+        self.last: dict[str, AppSocket] = {}  # pod IP -> the last socket it had (records name the pod)
         self.sockets: list[AppSocket] = []  # every socket ever, by index (records refer to them)
         self.down: set[str] = set()  # failed nodes
         self.node_ips: dict[str, str] = {}  # node name -> InternalIP
@@ -111,6 +114,7 @@ class DataPlane:
                          index=len(self.sockets), free=[started] * conc)
         self.sockets.append(sock)
         self.apps[ip] = sock
+        self.last[ip] = sock
         return sock
 
     def close(self, sock: AppSocket, t: float) -> None:

@@ -14,7 +14,8 @@ iptables mode, ``iptables-restore``), drawn per node and version, uniform betwee
 connections to the endpoints it knew, which is why a pod being deleted still receives requests for
 a moment, and why a ``preStop`` sleep exists. A node that joins later programs the current state at
 once. The versions and delays are computed when the change happens, so looking a node's rules up
-at any instant is exact and costs no simulation events.
+at any instant is exact; one timeout per change keeps ``Cluster.run()`` going until the last
+node has programmed it.
 
 Endpoint choice per new connection (the traffic model calls :meth:`ServiceRules.pick`):
 ``iptables`` and ``nftables`` pick uniformly at random (the chain's ``1/(n-i)`` probabilities and
@@ -224,6 +225,10 @@ class KubeProxy:
         rules.applied = {node: (rules.created if started >= rules.created else
                                 rules.created + self._rng.uniform(lo, hi))
                          for node, started in self.nodes.items()}
+        last = max(rules.applied.values(), default=rules.created)
+        if last > rules.created:
+            # the nodes' programming is pending work: c.run() goes on until every node has it
+            self.env.timeout(last - rules.created)
         if history and history[-1].created == rules.created:
             history[-1] = rules  # several writes in one instant: nodes program the last one
         else:

@@ -335,6 +335,8 @@ class TrafficEngine:
                         sock = apps.get(ep.ip)
                         if sock is None:
                             status, done = REFUSED, t
+                            gone = dp.last.get(ep.ip)
+                            sock_i = gone.index if gone is not None else -1
                         else:
                             sock_i = sock.index
                             if sock.node in down:
@@ -500,6 +502,8 @@ class TrafficEngine:
             if sock is None:
                 status[rows] = REFUSED
                 done[rows] = times[rows]
+                gone = dp.last.get(ep.ip)
+                sock_idx[rows] = gone.index if gone is not None else -1
                 continue
             prev = accepted.get(sock.index)
             accepted[sock.index] = (sock, rows if prev is None else np.sort(np.concatenate([prev[1], rows])))
