@@ -517,3 +517,135 @@ def test_records_frame_shows_the_zone(cluster, dns):
     assert not any("10.0.1.6" in r[2] for r in rows)  # the not-ready endpoint
     assert not any(".other." in r[0] for r in rows)
     assert len(dns.records()) > len(frame)
+
+
+# -- end to end: the EndpointSlice controller and the ClusterIP allocator feed CoreDNS -------------
+def _has_controllers() -> bool:
+    c = labkit.Cluster(seed=0, kubelets=False)
+    kube_dns = c.api.peek("Service", "kube-dns", "kube-system")
+    return hasattr(c, "endpointslice_controller") and kube_dns is not None
+
+
+e2e = pytest.mark.skipif(not _has_controllers(),
+                         reason="the EndpointSlice controller or the ClusterIP allocator is not wired in")
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {labkit.io/ready-after: "30s"}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 5}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-headless}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-all}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, labels: {app: db}}
+spec:
+  hostname: db-0
+  subdomain: db
+  containers: [{name: db, image: postgres}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: pg, port: 5432}]
+"""
+
+
+@pytest.fixture()
+def deployed() -> labkit.Cluster:
+    c = labkit.Cluster(seed=0)
+    c.add_node_pool("general", instance_type="ecs.g7.xlarge", count=2)
+    c.apply(DEPLOYMENT)
+    return c
+
+
+def web_ips(c: labkit.Cluster) -> list[str]:
+    return sorted((p["status"]["podIP"] for p in c.list("Pod", label_selector="app=web")),
+                  key=lambda ip: tuple(map(int, ip.split("."))))
+
+
+@e2e
+def test_headless_service_answers_the_ready_pods_of_a_deployment(deployed):
+    c = deployed
+    c.run(until=15)  # pods running with IPs, readiness probes still failing
+    assert len(web_ips(c)) == 3
+    with pytest.raises(labkit.DNSError, match="headless and has no ready endpoint"):
+        c.dns.resolve("web-headless")
+    assert c.dns.resolve("web-all") == web_ips(c)  # publishNotReadyAddresses
+    assert c.dns.resolve("web") == [c.get("Service", "web")["spec"]["clusterIP"]]  # the VIP, ready or not
+    c.run()
+    assert c.dns.resolve("web-headless") == web_ips(c)
+    assert c.dns.resolve("_http._tcp.web-headless", type="SRV") == [
+        {"priority": 0, "weight": 33, "port": 8080,
+         "target": f"{dashed(ip)}.web-headless.default.svc.cluster.local"}
+        for ip in web_ips(c)]  # the pods' port (targetPort), not the Service's
+    assert c.dns.resolve("_http._tcp.web", type="SRV") == [
+        {"priority": 0, "weight": 100, "port": 80, "target": "web.default.svc.cluster.local"}]
+
+
+@e2e
+def test_scaling_down_shrinks_the_headless_answer(deployed):
+    c = deployed
+    c.run()
+    c.scale("Deployment", "web", 1)
+    c.run()
+    assert c.dns.resolve("web-headless") == web_ips(c) and len(web_ips(c)) == 1
+
+
+@e2e
+def test_hostname_and_subdomain_give_a_pod_its_own_name(deployed):
+    c = deployed
+    c.run()
+    ip = c.get("Pod", "db-0")["status"]["podIP"]
+    assert c.dns.resolve("db-0.db") == [ip]
+    assert c.dns.resolve("db-0.db.default.svc.cluster.local.") == [ip]
+    assert c.dns.resolve(f"{dashed(ip)}.default.pod.cluster.local") == [ip]
+
+
+@e2e
+def test_allocated_cluster_ip_and_kube_dns(deployed):
+    c = deployed
+    c.run()
+    vip = c.get("Service", "web")["spec"]["clusterIP"]
+    assert vip.startswith("172.21.")
+    assert c.dns.resolve("web.default.svc.cluster.local") == [vip]
+    assert c.dns.resolve("kube-dns.kube-system") == ["172.21.0.10"]
+    assert c.dns.resolve("kubernetes.default") == [c.get("Service", "kubernetes")["spec"]["clusterIP"]]
