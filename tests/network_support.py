@@ -20,7 +20,8 @@ spec:
     metadata:
       labels: {{app: {name}}}
       annotations:
-        {{labkit.io/service-time: "{service_time}", labkit.io/concurrency: "{concurrency}"{extra_annotations}}}
+        {{labkit.io/service-time: "{service_time}",
+         labkit.io/concurrency: "{concurrency}"{extra_annotations}}}
     spec:
       containers:
       - name: nginx
