@@ -21,6 +21,10 @@ cluster state of its own except the upstream table (:meth:`ClusterDNS.add_extern
 Simplifications (each stated where it matters):
 
 - Answers reflect the API at the moment of the call: no informer lag, no ``cache 30``, no TTLs.
+- CoreDNS is always up and reachable at the kube-dns ClusterIP: its pods are not modelled, so the
+  kube-dns Service's own endpoints (and kube-proxy's rules for it) are not consulted.
+- The kubelet's ``clusterDNS`` is read from the ``kube-system/kube-dns`` Service (:data:`KUBE_DNS_IP`
+  without one); a real kubelet has it as a flag, which ACK sets to that Service's ClusterIP.
 - The lab has no internet. The upstream resolver (Alibaba Cloud DNS, 100.100.2.136/.138, which
   ACK's CoreDNS forwards to and ``dnsPolicy: Default`` pods ask directly) is a small table filled
   with :meth:`ClusterDNS.add_external`; any other nameserver in a resolv.conf is unreachable.
