@@ -12,6 +12,7 @@ Public API
 ``DNSError``            a name a pod cannot resolve: NXDOMAIN or TIMEOUT (``.name``, ``.rcode``, ``.tried``)
 ``KUBERNETES_VERSION``  the Kubernetes minor the lab follows
 ``RealCluster``         the same calls on a real cluster (``kubernetes`` client, imported lazily)
+``workloads``           load patterns for ``Cluster.traffic`` (``Constant``, ``Step``, ``Spike``, ...)
 ======================  ==============================================================================
 """
 
@@ -23,7 +24,7 @@ from labkit.cluster import Cluster
 from labkit.errors import DNSError, ManifestError
 from labkit.version import KUBERNETES_VERSION
 
-__all__ = ["Cluster", "ManifestError", "DNSError", "KUBERNETES_VERSION", "RealCluster"]
+__all__ = ["Cluster", "ManifestError", "DNSError", "KUBERNETES_VERSION", "RealCluster", "workloads"]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,4 +33,8 @@ def __getattr__(name: str) -> Any:
         from labkit.real import RealCluster
 
         return RealCluster
+    if name == "workloads":  # numpy-backed: loaded on first use, like the adapter
+        import importlib
+
+        return importlib.import_module("labkit.workloads")
     raise AttributeError(f"module 'labkit' has no attribute {name!r}")

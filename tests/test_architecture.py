@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "labkit"
 ABOVE_COMPONENTS = ("labkit.cluster", "labkit.plots", "labkit.widgets", "labkit.exercises", "labkit.timeline",
                     "labkit.real")
-COMPONENT_DIRS = ("api", "scheduler", "node", "controllers", "cloud", "kubectl")
+COMPONENT_DIRS = ("api", "scheduler", "node", "controllers", "cloud", "kubectl", "network", "workloads")
 BELOW_FACADE = [p for d in COMPONENT_DIRS for p in sorted((PACKAGE / d).rglob("*.py"))] + [
     PACKAGE / "views.py", PACKAGE / "sim.py", PACKAGE / "manifests.py", PACKAGE / "errors.py"]
 
