@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from numbers import Real
 from typing import Any
 
-from labkit.api.defaults import builtin_objects
+from labkit.api.defaults import builtin_objects, builtin_services
 from labkit.api.events import EventRecorder
 from labkit.api.server import APIServer
 from labkit.api.store import EPOCH, APIStore, WatchEvent, clone
@@ -72,6 +72,7 @@ class Cluster:
                  endpoint_propagation: tuple[float, float] = (0.5, 2.0), traffic_engine: str = "auto"
                  ) -> None:
         from labkit.controllers.deployment import DeploymentController
+        from labkit.controllers.endpointslice import EndpointSliceController
         from labkit.controllers.garbagecollector import GarbageCollector
         from labkit.controllers.namespace import NamespaceController
         from labkit.controllers.nodelifecycle import NodeLifecycleController
@@ -90,7 +91,9 @@ class Cluster:
         self.env = LabEnvironment()
         clock = self._clock
         self.store = APIStore(clock, random.Random(f"labkit/{seed}/uid"))
-        self.api = APIServer(self.store, clock, random.Random(f"labkit/{seed}/names"))
+        self.api = APIServer(self.store, clock, random.Random(f"labkit/{seed}/names"),
+                             ip_rng=random.Random(f"labkit/{seed}/serviceips"),
+                             name_rngs={"EndpointSlice": random.Random(f"labkit/{seed}/names/EndpointSlice")})
         self.recorder = EventRecorder(self.api, clock)
         profile = profile_from_config(scheduler_config) if scheduler_config is not None else default_profile()
         self.scheduler = Scheduler(self.env, self.api, self.recorder, profile)
@@ -106,6 +109,7 @@ class Cluster:
         self.taint_eviction_controller = TaintEvictionController(self.env, self.api, self.recorder)
         self.pod_gc = PodGC(self.env, self.api, self.recorder)
         self.namespace_controller = NamespaceController(self.env, self.api, self.recorder)
+        self.endpointslice_controller = EndpointSliceController(self.env, self.api, self.recorder)
         # The node kernels (which pod IP answers) and kube-proxy on every node (their Service rules)
         self.dataplane = DataPlane()
         self.kube_proxy = KubeProxy(self.env, self.api, self.recorder, seed, mode=proxy_mode,
@@ -123,6 +127,8 @@ class Cluster:
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
             self.api.create(namespace)
         for obj in builtin_objects():  # system-node-critical, system-cluster-critical
+            self.api.create(obj)
+        for obj in builtin_services():  # default/kubernetes (and its EndpointSlice), kube-system/kube-dns
             self.api.create(obj)
 
     def _clock(self) -> float:

@@ -15,7 +15,16 @@ from typing import Any, Protocol
 
 from labkit.errors import ManifestError
 
-__all__ = ["apply_defaults", "builtin_objects", "image_pull_policy", "qos_class"]
+__all__ = ["apply_defaults", "builtin_objects", "builtin_services", "image_pull_policy", "qos_class",
+           "API_SERVER_ADDRESS", "API_SERVER_PORT"]
+
+#: The address the ``kubernetes`` Service's endpoint names: kube-apiserver's ``--advertise-address``.
+#: An ACK managed (Pro) cluster's control plane runs outside the user's VPC and is reached through
+#: an internal load balancer whose address differs per cluster; labkit uses one illustrative
+#: address outside its node (10.0.0.0/8), pod (172.20.0.0/16) and Service (172.21.0.0/20) ranges.
+API_SERVER_ADDRESS = "192.168.0.1"
+#: kube-apiserver's ``--secure-port`` (6443, the Service's targetPort; the Service port is 443).
+API_SERVER_PORT = 6443
 
 
 class Lookup(Protocol):
@@ -184,8 +193,18 @@ def _service(doc: dict[str, Any], lookup: Lookup) -> None:
     spec.setdefault("sessionAffinity", "None")
     if spec["type"] != "ExternalName":
         spec.setdefault("internalTrafficPolicy", "Cluster")
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        # registry/core/service/storage/alloc.go (initIPFamilyFields) in a single-stack IPv4 cluster:
+        # a headless Service without a selector has no address to allocate, so it is RequireDualStack
+        # and lists both families; any other one is SingleStack IPv4.
+        headless = spec.get("clusterIP") == "None" or (spec.get("clusterIPs") or [None])[0] == "None"
+        if headless and not spec.get("selector"):
+            spec.setdefault("ipFamilyPolicy", "RequireDualStack")
+            families = spec.setdefault("ipFamilies", ["IPv4"])
+            if spec["ipFamilyPolicy"] != "SingleStack" and len(families) < 2:
+                families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+        else:
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            spec.setdefault("ipFamilies", ["IPv4"])
     if spec["sessionAffinity"] == "None":
         spec.pop("sessionAffinityConfig", None)
     elif spec["sessionAffinity"] == "ClientIP":
@@ -199,6 +218,8 @@ def _service(doc: dict[str, Any], lookup: Lookup) -> None:
             port["targetPort"] = port.get("port")
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
     doc.setdefault("status", {"loadBalancer": {}})
 
 
@@ -259,6 +280,69 @@ def builtin_objects() -> list[dict[str, Any]]:
     ]
 
 
+def builtin_services() -> list[dict[str, Any]]:
+    """The Services every cluster has, with the ``kubernetes`` Service's EndpointSlice, for the
+    caller to create through the API server (after :func:`builtin_objects`).
+
+    - ``default/kubernetes`` on the first address of the service CIDR (172.21.0.1), as
+      kube-apiserver's ``kubernetesservice`` controller creates it
+      (``pkg/controlplane/controller/kubernetesservice/controller.go``:
+      ``CreateOrUpdateMasterServiceIfNeeded``, ``createPortAndServiceSpec``): port ``https`` 443
+      to 6443, no selector, labels ``component: apiserver`` and ``provider: kubernetes``. Its
+      EndpointSlice ``kubernetes`` is written by the API server's endpoint reconciler
+      (``pkg/controlplane/reconcilers/lease.go`` through ``endpointsadapter.go``): only the
+      ``kubernetes.io/service-name`` label (no managed-by label, no owner), one endpoint with
+      :data:`API_SERVER_ADDRESS` and only ``ready: true`` among its conditions.
+    - ``kube-system/kube-dns`` on the tenth address (172.21.0.10: kubeadm's and ACK's
+      convention), as the CoreDNS add-on's manifest declares it
+      (``cmd/kubeadm/app/phases/addons/dns/manifests.go``): ports ``dns`` 53/UDP, ``dns-tcp``
+      53/TCP, ``metrics`` 9153/TCP, selector ``k8s-app: kube-dns``. The CoreDNS pods themselves
+      are **not** modelled (they would take room on the nodes and change every scheduling
+      scenario), so its EndpointSlice (the EndpointSlice controller's) has no endpoints.
+    """
+    from labkit.api.serviceips import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
+
+    kubernetes = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP, "ipFamilyPolicy": "SingleStack",
+                 "sessionAffinity": "None",
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": API_SERVER_PORT}]},
+    }
+    endpoints = {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [API_SERVER_ADDRESS], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": API_SERVER_PORT, "protocol": "TCP"}],
+    }
+    dns = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                     "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                                "kubernetes.io/name": "CoreDNS"},
+                     "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
+        "spec": {"clusterIP": DNS_SERVICE_IP, "selector": {"k8s-app": "kube-dns"},
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                           {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]},
+    }
+    return [kubernetes, endpoints, dns]
+
+
+def _endpoint_port(port: dict[str, Any]) -> None:
+    # pkg/apis/discovery/v1/defaults.go: SetDefaults_EndpointPort -- name "" and protocol TCP.
+    port.setdefault("name", "")
+    port.setdefault("protocol", "TCP")
+
+
+def _endpoint_slice(doc: dict[str, Any], lookup: Lookup) -> None:
+    for port in doc.get("ports") or []:
+        _endpoint_port(port)
+
+
 _DEFAULTS: dict[str, Callable[[dict[str, Any], Lookup], None]] = {
     "Pod": _admit_pod,
     "Deployment": _workload,
@@ -267,6 +351,7 @@ _DEFAULTS: dict[str, Callable[[dict[str, Any], Lookup], None]] = {
     "Namespace": _namespace,
     "HorizontalPodAutoscaler": _hpa,
     "PriorityClass": _priority_class,
+    "EndpointSlice": _endpoint_slice,
 }
 
 

@@ -22,6 +22,9 @@ What it reproduces:
   ``foregroundDeletion``, ``Orphan`` adds ``orphan``; an object with finalizers stays (with a
   ``deletionTimestamp``) until the last one is removed. The garbage collector
   (:mod:`labkit.controllers.garbagecollector`) acts on them.
+- The Service registry's ClusterIP and NodePort allocators (:mod:`labkit.api.serviceips`): a
+  Service gets its addresses when the write that creates it commits, keeps them on updates and
+  gives them back when it is deleted.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 from labkit.api.defaults import apply_defaults
 from labkit.api.kinds import lookup
 from labkit.api.selectors import parse_selector
+from labkit.api.serviceips import Reservations, ServiceAllocator
 from labkit.api.store import APIStore, WatchEvent, clone, timestamp
 from labkit.errors import ManifestError
 
@@ -87,6 +91,8 @@ class _Pending:
         # kind -> key -> object: admission asks for one kind at a time (a pod's PriorityClass), and
         # a call may carry thousands of pods, so the overlay is indexed by kind.
         self.new: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
+        # ClusterIPs and node ports this call's Services will hold once it commits.
+        self.services = Reservations()
 
     def add(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
@@ -132,12 +138,27 @@ class APIServer:
         Simulated seconds now.
     rng:
         The seeded source for ``generateName`` suffixes.
+    ip_rng:
+        The seeded source for dynamic ClusterIP and NodePort allocations.
+    name_rngs:
+        Kinds whose ``generateName`` suffixes come from a source of their own (the cluster gives
+        EndpointSlices one, so that adding a Service does not change the names of later pods;
+        upstream's suffixes are random anyway).
     """
 
-    def __init__(self, store: APIStore, clock: Callable[[], float], rng: random.Random) -> None:
+    def __init__(self, store: APIStore, clock: Callable[[], float], rng: random.Random, *,
+                 ip_rng: random.Random | None = None, name_rngs: dict[str, random.Random] | None = None
+                 ) -> None:
         self.store = store
         self._clock = clock
         self._rng = rng
+        self._name_rngs = dict(name_rngs or {})
+        # pkg/registry/core/service/storage: the ClusterIP and NodePort allocators, kept current
+        # from the Service watch (a Service deleted by any path gives its addresses back).
+        self.services = ServiceAllocator(ip_rng if ip_rng is not None else random.Random("labkit/serviceips"))
+        for svc in store.items("Service"):
+            self.services.observe(WatchEvent("ADDED", "Service", svc))
+        store.watch("Service", self.services.observe)
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, kind: str, name: str, namespace: str | None = "default", *, copy: bool = True
@@ -196,6 +217,8 @@ class APIServer:
         self._check_namespace(obj, pending, creating=True)
         if self.store.get(obj["kind"], meta["name"], meta.get("namespace")) is not None:
             raise KeyError(f'{lookup(obj["kind"]).plural} "{meta["name"]}" already exists')
+        if obj["kind"] == "Service":
+            self.services.prepare(obj, None, pending.services)
         return self.store.create(obj)
 
     def admit(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -204,12 +227,18 @@ class APIServer:
 
         obj = clone(obj)
         check_document(obj)
-        return apply_defaults(obj, _Pending(self.store))
+        pending = _Pending(self.store)
+        obj = apply_defaults(obj, pending)
+        if obj["kind"] == "Service":
+            old = self.store.get("Service", obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            self.services.prepare(obj, old, pending.services, dry_run=True)
+        return obj
 
     def _generate_name(self, obj: dict[str, Any]) -> str:
         prefix = obj["metadata"]["generateName"][:MAX_GENERATED_PREFIX]
+        rng = self._name_rngs.get(obj["kind"], self._rng)
         for _ in range(16):
-            name = prefix + "".join(self._rng.choice(GENERATE_NAME_ALPHABET) for _ in range(5))
+            name = prefix + "".join(rng.choice(GENERATE_NAME_ALPHABET) for _ in range(5))
             if self.store.get(obj["kind"], name, obj["metadata"].get("namespace")) is None:
                 return name
         raise KeyError(f"no free name for generateName {prefix!r}")
@@ -232,6 +261,8 @@ class APIServer:
                 obj = apply_defaults(doc, pending)
                 old = self._check_update(obj, pending)
                 self._check_namespace(obj, pending, creating=old is None)
+                if obj["kind"] == "Service":  # provisional until the call commits
+                    self.services.prepare(obj, old, pending.services)
             except ManifestError as e:
                 if e.document is None and (len(docs) > 1 or label):
                     raise type(e)(e.path, e.value, e.reason, document=label) from None
@@ -345,6 +376,8 @@ class APIServer:
             else:
                 new["metadata"].pop(field, None)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if new["kind"] == "Service" and "spec" in new:
+            self.services.prepare(new, old, Reservations())  # keeps, allocates, releases node ports
         if new == old:
             return old  # a no-op update writes no new revision
         if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") \

@@ -5,8 +5,9 @@ lifecycle hooks, Services, Nodes, Namespaces, PersistentVolumeClaims),
 ``pkg/apis/apps/validation/validation.go`` (Deployments, ReplicaSets),
 ``pkg/apis/autoscaling/validation/validation.go`` (HPA v2 metrics and behavior),
 ``pkg/apis/policy/validation/validation.go`` (PodDisruptionBudgets),
-``pkg/apis/node/validation/validation.go`` (RuntimeClasses) and
-``pkg/apis/scheduling/validation/validation.go`` (PriorityClasses). Upstream validates the object
+``pkg/apis/node/validation/validation.go`` (RuntimeClasses),
+``pkg/apis/scheduling/validation/validation.go`` (PriorityClasses) and
+``pkg/apis/discovery/validation/validation.go`` (EndpointSlices). Upstream validates the object
 after v1 defaulting, so rules here read a field as its default would leave it (a probe's
 ``successThreshold: 0`` is 1, a Service's ``targetPort: 0`` is the port). Messages keep the upstream
 wording ("Required value", "must be less than or equal to cpu limit", ...) followed, where it
@@ -1084,6 +1085,95 @@ def _pvc(doc: dict[str, Any]) -> None:
                             'Unsupported value: supported values: "Block", "Filesystem"')
 
 
+# -- EndpointSlices (pkg/apis/discovery/validation/validation.go) ---------------------------------
+_ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
+#: validation.go: maxAddresses, maxPorts, maxEndpoints.
+MAX_SLICE_ADDRESSES, MAX_SLICE_PORTS, MAX_SLICE_ENDPOINTS = 100, 20000, 1000
+
+
+def _endpoint_ip_error(address: str, family: int) -> str | None:
+    """``IsValidIPForLegacyField`` then ``ValidateEndpointIP`` (the first reason refused, or None)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+    if ip.version != family:
+        return f"must be an IPv{family} address"
+    if ip.is_unspecified:
+        return f"may not be unspecified ({address})"
+    if ip.is_loopback:
+        return "may not be in the loopback range (127.0.0.0/8, ::1/128)"
+    if ip.is_link_local:
+        return "may not be in the link-local range (169.254.0.0/16, fe80::/10)"
+    link_local_mc = ipaddress.ip_network("224.0.0.0/24") if family == 4 else ipaddress.ip_network("ff02::/16")
+    if ip in link_local_mc:
+        return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
+    return None
+
+
+def _endpoint_slice(doc: dict[str, Any]) -> None:
+    """``ValidateEndpointSlice``: addressType, ports (names, protocols), endpoints (1-100 addresses
+    of the slice's family, at most 1000 endpoints, node name, hostname)."""
+    addr_type = doc.get("addressType") or ""
+    if not addr_type:
+        raise ManifestError("addressType", addr_type, "Required value")
+    if addr_type not in _ADDRESS_TYPES:
+        raise ManifestError("addressType", addr_type, "Unsupported value: supported values: "
+                            + ", ".join(f'"{t}"' for t in _ADDRESS_TYPES))
+    ports = doc.get("ports") or []
+    if len(ports) > MAX_SLICE_PORTS:
+        raise ManifestError("ports", len(ports),
+                            f"Too many: {len(ports)}: must have at most {MAX_SLICE_PORTS} items")
+    names: list[str] = []
+    for i, port in enumerate(ports):
+        p = f"ports[{i}]"
+        name = port.get("name") or ""
+        if name:
+            check_name(name, f"{p}.name", "label")
+        if name in names:
+            raise ManifestError(f"{p}.name", name, "Duplicate value")
+        names.append(name)
+        proto = port.get("protocol") or "TCP"  # SetDefaults_EndpointPort
+        if proto not in _PORT_PROTOCOLS:
+            _check_protocol(proto, f"{p}.protocol")
+        if port.get("appProtocol") is not None:
+            err = is_qualified_name(port["appProtocol"])
+            if err:
+                raise ManifestError(f"{p}.appProtocol", port["appProtocol"], f"Invalid value: {err}")
+    endpoints = doc.get("endpoints") or []
+    if len(endpoints) > MAX_SLICE_ENDPOINTS:
+        raise ManifestError("endpoints", len(endpoints),
+                            f"Too many: {len(endpoints)}: must have at most {MAX_SLICE_ENDPOINTS} items")
+    for i, ep in enumerate(endpoints):
+        p = f"endpoints[{i}]"
+        addresses = ep.get("addresses") or []
+        if not addresses:
+            raise ManifestError(f"{p}.addresses", addresses,
+                                "Required value: must contain at least 1 address")
+        if len(addresses) > MAX_SLICE_ADDRESSES:
+            raise ManifestError(f"{p}.addresses", len(addresses),
+                                f"Too many: {len(addresses)}: must have at most {MAX_SLICE_ADDRESSES} items")
+        for j, address in enumerate(addresses):
+            if addr_type == "FQDN":
+                fqdn = address[:-1] if address.endswith(".") else address
+                if "." not in fqdn:
+                    raise ManifestError(f"{p}.addresses[{j}]", address, "Invalid value: should be a domain "
+                                        "with at least two segments separated by dots")
+                check_name(fqdn, f"{p}.addresses[{j}]", "subdomain")
+                continue
+            err = _endpoint_ip_error(address, 4 if addr_type == "IPv4" else 6)
+            if err is not None:
+                # sic: the family mismatch is reported on the list, the other reasons on the item
+                where = f"{p}.addresses" if err.startswith("must be an IPv") else f"{p}.addresses[{j}]"
+                raise ManifestError(where, address, f"Invalid value: {err}")
+        if ep.get("nodeName") is not None:
+            check_name(ep["nodeName"], f"{p}.nodeName", "subdomain")
+        if ep.get("hostname") is not None:
+            check_name(ep["hostname"], f"{p}.hostname", "label")
+
+
 _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     "Pod": _pod,
     "Deployment": _template_workload,
@@ -1095,4 +1185,5 @@ _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     "RuntimeClass": _runtime_class,
     "PodDisruptionBudget": _pdb,
     "PersistentVolumeClaim": _pvc,
+    "EndpointSlice": _endpoint_slice,
 }
