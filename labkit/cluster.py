@@ -71,6 +71,7 @@ class Cluster:
                  proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
                  endpoint_propagation: tuple[float, float] = (0.5, 2.0), traffic_engine: str = "auto"
                  ) -> None:
+        from labkit.cloud.slb import LoadBalancerController
         from labkit.controllers.deployment import DeploymentController
         from labkit.controllers.endpointslice import EndpointSliceController
         from labkit.controllers.garbagecollector import GarbageCollector
@@ -118,6 +119,8 @@ class Cluster:
             raise ValueError(f"traffic_engine {traffic_engine!r}: choose 'auto', 'events' or 'vectorized'")
         self._traffic_engine_mode = traffic_engine
         self._traffic = None
+        # ACK's cloud controller manager: an SLB (CLB) for every LoadBalancer Service
+        self.load_balancer_controller = LoadBalancerController(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
                                  self.dataplane) if kubelets else None
         self._pools: dict[str, int] = {}
@@ -467,6 +470,37 @@ class Cluster:
 
         pools = {nodepool_id(name): name for name in self._pools}
         return {n["metadata"]["name"]: short_node_label(n, pools) for n in self.api.items("Node")}
+
+    # -- service discovery views ------------------------------------------------------------------
+    def endpoints(self, service: str, namespace: str = "default"):
+        """The Service's endpoints as its EndpointSlices list them (a DataFrame, one row per endpoint:
+        slice, pod, address, node, zone, ready, serving, terminating, ports)."""
+        import pandas as pd
+
+        from labkit.views import endpoint_rows
+
+        self.api.get("Service", service, namespace, copy=False)  # KeyError for an unknown Service
+        cols = ["slice", "pod", "address", "node", "zone", "ready", "serving", "terminating", "ports"]
+        return pd.DataFrame(endpoint_rows(self.api, service, namespace), columns=cols)
+
+    def proxy_view(self, node: str | None = None, service: str | None = None, namespace: str = "default"):
+        """What each node's kube-proxy has programmed *now* (a DataFrame): per node, Service port and
+        endpoint, its conditions, whether new connections use it (``used``), and when the node
+        programmed that version (``programmed_s``). Right after a change, nodes differ: some still
+        send to endpoints the EndpointSlice no longer lists."""
+        import pandas as pd
+
+        nodes = [node] if node is not None else list(self.kube_proxy.nodes)
+        if node is not None:
+            self._node(node)
+        rows = []
+        for n in nodes:
+            for r in self.kube_proxy.view(n):
+                if service is None or r["service"] == f"{namespace}/{service}":
+                    rows.append({"node": n, **r})
+        cols = ["node", "service", "port", "cluster_ip", "endpoint", "pod", "ready", "serving", "terminating",
+                "used", "programmed_s"]
+        return pd.DataFrame(rows, columns=cols)
 
     # -- traffic (labkit.workloads) --------------------------------------------------------------
     def traffic(self, target: str, rate: Any = 100, duration: float = 60, arrivals: str = "poisson",

@@ -28,8 +28,8 @@ def endpoint_rows(reader: Reader, service: str, namespace: str = "default") -> l
         if meta.get("namespace") != namespace or (meta.get("labels") or {}).get(
                 "kubernetes.io/service-name") != service:
             continue
-        ports = ", ".join(f"{p.get('name') or '-'}={p.get('port')}/{p.get('protocol', 'TCP')}"
-                          for p in s.get("ports") or [])
+        ports = ", ".join((f"{p['name']}=" if p.get("name") else "")
+                          + f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in s.get("ports") or [])
         for ep in s.get("endpoints") or []:
             cond = ep.get("conditions") or {}
             rows.append({"slice": meta["name"], "pod": (ep.get("targetRef") or {}).get("name", ""),

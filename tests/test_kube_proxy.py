@@ -234,3 +234,17 @@ def test_service_time_and_concurrency_annotations_are_checked_at_apply_time():
         c.apply(web_yaml(concurrency=0))
     assert "labkit.io/concurrency" in e.value.path
     assert c.list("Deployment") == []
+
+
+def test_proxy_view_and_endpoints_are_readable_tables():
+    c = web_cluster()
+    view = c.proxy_view(service="web")
+    assert list(view.columns) == ["node", "service", "port", "cluster_ip", "endpoint", "pod", "ready",
+                                  "serving", "terminating", "used", "programmed_s"]
+    assert len(view) == 9 and view["used"].all() and not view.isna().any().any()
+    eps = c.endpoints("web")
+    assert list(eps.columns) == ["slice", "pod", "address", "node", "zone", "ready", "serving", "terminating",
+                                 "ports"]
+    assert len(eps) == 3 and eps["ready"].all() and set(eps["ports"]) == {"80/TCP"}
+    with pytest.raises(KeyError):
+        c.endpoints("nosuch")
