@@ -58,6 +58,10 @@ STOP_SECONDS = 0.3  # the application's exit after SIGTERM unless labkit.io/sigt
 RESYNC_BACKOFF_SECONDS, RESYNC_JITTER = 10.0, 0.5
 
 
+#: Second octets of the 172.x.0.0/16 blocks that nodes' pod /24s come from, in order.
+_POD_CIDR_OCTETS = (20, *range(22, 32))
+
+
 def go_duration(seconds: float) -> str:
     """Go's ``time.Duration.String()`` after ``Truncate(time.Millisecond)`` ("523ms", "1.5s", "1m2.5s")."""
     ms = int(seconds * 1000 + 1e-6)  # durations are whole nanoseconds: anything finer is float noise
@@ -140,6 +144,7 @@ class Kubelets:
         self._stopping: set[str] = set()  # pod uids whose containers are being stopped
         self._pod_cidr: dict[str, int] = {}
         self._next_ip: dict[str, int] = {}
+        self._used_ips: dict[str, set[int]] = {}  # node -> host numbers in use in its /24
         self._pullers: dict[str, simpy.Resource] = {}
         self._pods: dict[str, _Pod] = {}  # pod uid -> runtime state, while the pod is on a node
         self.backoff = Backoff()  # one per kubelet in reality; keys carry the pod uid, so one suffices
@@ -163,6 +168,7 @@ class Kubelets:
             self.images[name] = cache
             self._pod_cidr.setdefault(name, len(self._pod_cidr))  # a name that returns keeps its /24
             self._next_ip.setdefault(name, 2)
+            self._used_ips.setdefault(name, set())
             self._admission[name] = Admission()
             for uid, (ns, pod_name) in self._unknown.pop(name, {}).items():
                 pod = self.api.peek("Pod", pod_name, ns)
@@ -252,7 +258,10 @@ class Kubelets:
         self.env.process(self._pod_worker(pod["metadata"]["namespace"], pod["metadata"]["name"], uid, node))
 
     def _sandbox_gone(self, rt: _Pod) -> None:
-        """The pod's network namespace is removed: nothing answers on its IP any more."""
+        """The pod's network namespace is removed: nothing answers on its IP any more, and the IP
+        goes back to the node's range."""
+        if rt.pod_ip:
+            self._used_ips.get(rt.node, set()).discard(int(rt.pod_ip.rsplit(".", 1)[1]))
         if self.dataplane is not None and rt.pod_ip:
             self.dataplane.remove(rt.pod_ip, float(self.env.now))
 
@@ -372,10 +381,25 @@ class Kubelets:
         return f"spec.containers{{{container}}}"
 
     def _pod_ip(self, node: str) -> str:
-        # Flannel-style: each node owns a /24 of the pod CIDR (ACK's Flannel default 172.20.0.0/16).
+        # Flannel-style: each node owns a /24 of the pod CIDR, ACK's default container CIDR
+        # 172.20.0.0/16 for the first 256 nodes, then 172.22-31.x (172.21.0.0/20 is the service
+        # CIDR), then 10.128.0.0/9.
+        # host-local IPAM: the next free address after the last one handed out, wrapping round
+        # (.0, .1 -- the bridge -- and .255 are never given)
+        used = self._used_ips[node]
         n = self._next_ip[node]
-        self._next_ip[node] = n + 1
-        return f"172.20.{self._pod_cidr[node]}.{n}"
+        for _ in range(253):
+            if n not in used:
+                break
+            n = n + 1 if n < 254 else 2
+        used.add(n)
+        self._next_ip[node] = n + 1 if n < 254 else 2
+        i = self._pod_cidr[node]
+        block, third = divmod(i, 256)
+        if block < len(_POD_CIDR_OCTETS):
+            return f"172.{_POD_CIDR_OCTETS[block]}.{third}.{n}"
+        block -= len(_POD_CIDR_OCTETS)
+        return f"10.{128 + block}.{third}.{n}"
 
     def _node_ip(self, node: str) -> str:
         obj = self.api.peek("Node", node)
