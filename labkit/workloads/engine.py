@@ -55,6 +55,10 @@ EXTRA_HOP, SNAT = 1, 2  # bits of a record's ``hop``
 STATUS = ("ok", "refused", "reset", "timeout")
 #: One extra hop inside a zone's VPC (external traffic sent on to another node), illustrative.
 HOP_SECONDS = 0.0002
+#: An answer this close to the client's deadline (or the hang instant) still counts as in time: the
+#: events path sums service times one by one, the vectorized path with cumulative sums, and the two
+#: roundings (~1e-16 s) must not split a request that lands on the deadline itself.
+SLACK = 1e-9
 INF = math.inf
 
 
@@ -345,6 +349,7 @@ class TrafficEngine:
                                 status, done = REFUSED, t
                             elif t >= sock.hang_at:
                                 status, done = TIMEOUT, t + s.timeout
+                                sock.inflight.append(idx)  # accepted: an exit resets it
                             else:
                                 free = sock.free
                                 st = self._one_service_time(sock)
@@ -360,7 +365,7 @@ class TrafficEngine:
                                     if sock.node != node:
                                         hop |= EXTRA_HOP
                                         end += HOP_SECONDS
-                                if end > sock.hang_at or end - t > s.timeout:
+                                if end > sock.hang_at + SLACK or end - t > s.timeout + SLACK:
                                     status, done = TIMEOUT, t + s.timeout
                                 else:
                                     status, done = OK, end
@@ -517,7 +522,9 @@ class TrafficEngine:
             status[rows[refused]] = REFUSED
             done[rows[refused]] = t[refused]
             serve = rows[~refused & ~hung]
+            held = (rows[hung] + len(self.records)).tolist()  # accepted, never answered: an exit resets them
             if not len(serve):
+                sock.inflight.extend(held)
                 continue
             a = times[serve]
             st = self._service_times(sock, len(serve))
@@ -532,7 +539,7 @@ class TrafficEngine:
                     start = free[0] if free[0] > ai else ai
                     end[i] = start + si
                     heapq.heapreplace(free, end[i])
-            late = (end > sock.hang_at) | (end - a > timeout[serve])
+            late = (end > sock.hang_at + SLACK) | (end - a > timeout[serve] + SLACK)
             status[serve] = np.where(late, TIMEOUT, OK)
             done[serve] = np.where(late, a + timeout[serve], end)
             base = len(self.records)
@@ -540,6 +547,7 @@ class TrafficEngine:
             while infl and self.records.done[infl[0]] <= a[0]:
                 infl.popleft()
             infl.extend((serve + base).tolist())
+            infl.extend(held)
         hop = np.zeros(m, dtype=np.int8)
         self.records.extend(times, done, status, sock_idx, node_idx, src, client, hop)
         if m:
