@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
-__all__ = ["Verdict", "check_deciding_plugin", "check_node_of_pod", "check_pool_prediction",
-           "check_reason_count", "check_rollout_peak", "check_selected_count", "check_service_selects",
-           "check_toleration"]
+__all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_idle_node", "check_node_of_pod",
+           "check_pool_prediction", "check_prestop", "check_reason_count", "check_rollout_peak",
+           "check_selected_count", "check_service_selects", "check_toleration"]
 
 
 class Verdict:
@@ -447,6 +447,151 @@ def check_reason_count(answer: Any, cluster: Cluster, pod: str, reason: str = "I
                      "reason.")
     return _hint("read the entry for that reason in the first half of the message, before "
                  "'no new claims to deallocate'; the second half counts preemption verdicts.")
+
+
+def check_dns_queries(prediction: Any, cluster: Cluster, name: str, from_pod: str = "client",
+                      namespace: str = "default") -> Verdict:
+    """Exercise 03 (a prediction): how many DNS queries does ``from_pod``'s resolver send for ``name``?
+
+    Counted as ``cluster.dns.queries(name, from_pod=...)`` counts them: one A query per name tried
+    (glibc's search path), up to and including the first that answers. With ``ndots:5`` a name
+    with fewer than five dots is tried with every search domain first. Once the learner has
+    committed to a number, the answer is told.
+    """
+    from labkit.errors import DNSError
+
+    if prediction is ...:
+        return _start(f'read the pod\'s resolver configuration, print(c.dns.resolv_conf("{from_pod}")): its '
+                      f"search line and its ndots option decide which names are tried for {name!r}, in which "
+                      "order.")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        return _hint(f"a prediction here is a whole number of queries (an int), got "
+                     f"{_type_name(prediction)}.")
+    if prediction < 1:
+        return _hint("every lookup sends at least one query (a name is never answered from nothing here: the "
+                     "lab's resolver keeps no cache).")
+    log = cluster.dns.queries(name, from_pod=from_pod, namespace=namespace)
+    conf = cluster.dns.resolver_config(from_pod, namespace)
+    try:
+        cluster.dns.resolve(name, from_pod=from_pod, namespace=namespace)
+        found = "the last one answered"
+    except DNSError:
+        found = "none answered (NXDOMAIN)"
+    dots = name.rstrip(".").count(".")
+    tried = ", ".join(q["query"] for q in log)
+    why = (f"{name!r} has {dots} dot{'s' * (dots != 1)}"
+           + (" and a trailing dot, so it is tried only as is" if name.endswith(".") else
+              f", fewer than ndots:{conf.ndots}, so every search domain comes first" if dots < conf.ndots else
+              f", at least ndots:{conf.ndots}, so it is tried as is first")
+           + f": {len(log)} quer{'ies' if len(log) != 1 else 'y'} ({tried}); {found}.")
+    if prediction == len(log):
+        return _correct(f"you predicted {prediction}. {why}")
+    return _say(False, f"Not what happens: you predicted {prediction}, but {why}")
+
+
+def check_prestop(lifecycle: Any, max_lag_s: float = 2.0) -> Verdict:
+    """Exercise 03: a container ``lifecycle`` with which a rolling update of ``my-nginx`` loses no request.
+
+    The check runs the chapter's scenario with it: a fresh cluster whose ``my-nginx`` pods carry
+    ``lifecycle``, 200 requests per second through the Service, ``kubectl rollout restart`` 10 s in,
+    kube-proxy's default delay (0.5-2 s per node). Right when no request fails. The lab's kubelet runs
+    no commands, so only the ``sleep`` action takes time here (an ``exec`` or ``httpGet`` hook takes
+    none); the hint says so.
+    """
+    from labkit.errors import ManifestError
+    from labkit.widgets.service_discovery import TARGET, service_cluster
+
+    if lifecycle is ...:
+        return _start("the pods are removed from the EndpointSlice and sent SIGTERM at the same moment, "
+                      "while "
+                      "kube-proxy on each node needs up to 2 s to stop sending them requests. Write the "
+                      "container's lifecycle: a dict with a hook that runs before SIGTERM.")
+    if not isinstance(lifecycle, dict):
+        return _hint(f"expected a dict, the value of the container's lifecycle field, got "
+                     f"{_type_name(lifecycle)}.")
+    if "lifecycle" in lifecycle:
+        return _hint("that dict has a lifecycle key of its own: give the value of the container's lifecycle "
+                     "field (what goes under lifecycle: in YAML), not the field itself.")
+    if "preStop" not in lifecycle:
+        keys = ", ".join(map(str, lifecycle)) or "nothing"
+        return _hint(f"this lifecycle has {keys}. A container has two hooks, postStart and preStop: which "
+                     f"one "
+                     "runs before the kubelet sends SIGTERM?")
+    hook = lifecycle.get("preStop")
+    if not isinstance(hook, dict):
+        return _hint(f"preStop holds one handler, a dict (sleep, exec or httpGet), got {_type_name(hook)}.")
+    lab_note = ""
+    if "sleep" not in hook:
+        lab_note = (" Note: the lab's kubelet runs no commands and sends no HTTP requests, so an exec or "
+                    "httpGet "
+                    "hook takes no time here; use the sleep action (preStop: {sleep: {seconds: ...}}), which "
+                    "the kubelet itself carries out, on a real cluster too.")
+    try:
+        c = service_cluster(lifecycle=lifecycle, endpoint_propagation=(min(0.5, max_lag_s), max_lag_s))
+    except ManifestError as e:
+        return _hint(f"the API server would refuse that lifecycle: {e}")
+    t = c.traffic(TARGET, rate=200, duration=60)
+    c.run(until=c.now + 10)
+    c.rollout_restart("Deployment", "my-nginx")
+    c.run(until=c.now + 61)
+    s = t.summary()
+    if s["failed"]:
+        return _hint(f"with that lifecycle {s['failed']} of {s['sent']} requests still failed during the "
+                     f"rolling "
+                     f"update ({s['refused']} refused, {s['reset']} reset). Each old pod must keep serving "
+                     f"until "
+                     f"every node's kube-proxy has stopped sending it new connections, up to {max_lag_s:g} s "
+                     f"after it left the EndpointSlice.{lab_note}")
+    seconds = (hook.get("sleep") or {}).get("seconds", 0)
+    long = (f" It works; still, each pod now takes {seconds} s longer to stop, and a few seconds over "
+            f"kube-proxy's "
+            "delay is enough." if isinstance(seconds, int) and seconds > 10 else "")
+    return _correct(f"none of {s['sent']} requests failed during the rolling update. The kubelet ran the "
+                    "preStop hook before SIGTERM, so each old pod kept its listener open while the nodes' "
+                    f"kube-proxies (at most {max_lag_s:g} s late) stopped sending it new connections.{long}")
+
+
+def check_idle_node(node: Any, cluster: Cluster, service: str, namespace: str = "default") -> Verdict:
+    """Exercise 03: with ``externalTrafficPolicy: Local``, which node does the SLB send no traffic to?
+
+    A node passes the SLB's health check (the Service's ``healthCheckNodePort``) only while its
+    kube-proxy has a ready endpoint of the Service *on that node*; the others get no external
+    traffic at all. The answer is read from the cluster: the nodes with no endpoint of ``service``.
+    """
+    svc = cluster.get("Service", service, namespace=namespace)
+    if (svc.get("spec") or {}).get("externalTrafficPolicy") != "Local":
+        return _hint(f"Service {service} has externalTrafficPolicy "
+                     f"{svc['spec'].get('externalTrafficPolicy')!r}; "
+                     "run the cell that sets it to Local first.")
+    eps = cluster.endpoints(service, namespace)
+    with_pod = set(eps[eps["ready"].astype(bool)]["node"])
+    nodes = [n["metadata"]["name"] for n in cluster.list("Node")]
+    idle = [n for n in nodes if n not in with_pod]
+    if node is ...:
+        return _start(f'c.endpoints("{service}") lists the Service\'s endpoints with the node each one '
+                      "runs on.")
+    if isinstance(node, (list, tuple, set)):
+        return _hint("that is a collection; the question asks for one node name (a str).")
+    if not isinstance(node, str):
+        return _hint(f"expected a node name (a str), got {_type_name(node)}.")
+    given = node.strip()
+    if given not in nodes:
+        return _hint(f"there is no node named {given!r} in this cluster; copy a name from c.list('Node') or "
+                     f"a table.")
+    if given in with_pod:
+        pods = ", ".join(eps[eps["node"] == given]["pod"])
+        return _hint(f"{given} runs {pods}, an endpoint of {service}, so it passes the SLB's health check "
+                     f"and "
+                     "gets traffic. Look for a node with no endpoint of the Service.")
+    if len(idle) == 1:
+        return _correct(f"{given} runs no pod of {service}. With externalTrafficPolicy Local its kube-proxy "
+                        f"would "
+                        "have nowhere local to send a request, so the health check fails and the SLB leaves "
+                        "the "
+                        "node out: the client IP is kept and there is no extra hop, at the price of uneven "
+                        "load.")
+    return _correct(f"{given} runs no pod of {service}, so the SLB's health check leaves it out (so do "
+                    f"{', '.join(n for n in idle if n != given)}).")
 
 
 def _say(correct: bool, text: str) -> Verdict:

@@ -15,7 +15,7 @@ from labkit.views import PALETTE, node_usage
 
 __all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap",
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
-           "fragmentation_figure"]
+           "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure"]
 
 
 
@@ -356,4 +356,129 @@ def fragmentation_figure(runs: dict[str, list[PackingSample]]) -> Figure:
     ax.set_ylim(0, 105)
     if runs:
         ax.legend(title="NodeResourcesFit strategy", frameon=False)
+    return fig
+
+
+# -- chapter 03: traffic through a Service ---------------------------------------------------------------
+#: One colour per request outcome (Okabe-Ito): answered in blue, the three failures in warm colours
+#: and purple, each with its own hatch so that they differ in print too.
+STATUS_STYLE = {
+    "ok": (PALETTE[0], ""),
+    "refused": (PALETTE[5], "//"),
+    "reset": (PALETTE[1], ".."),
+    "timeout": (PALETTE[3], "xx"),
+}
+
+
+def load_per_pod_figure(by_pod: pd.DataFrame, title: str = "", slow: tuple[str, ...] = ()) -> Figure:
+    """Each pod's share of the requests and its p99 latency, side by side (``Traffic.by_pod()``).
+
+    Parameters
+    ----------
+    by_pod:
+        ``Traffic.by_pod()``: one row per pod with ``pod``, ``requests``, ``share`` (0..1) and
+        ``p99_s`` (seconds, of the answered requests).
+    title:
+        What was measured (for example ``"ipvs lc, 3 replicas + a slow pod"``).
+    slow:
+        Pods to mark as slow (drawn hatched, in another colour, and named so in the legend).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: requests per pod (% of all) and p99 latency per pod (ms), pods in the same order.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    fig = Figure(figsize=(7.5, 3.0))
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.2, top=0.8, wspace=0.32)
+    share_ax, p99_ax = fig.subplots(1, 2)
+    pods = [str(p) for p in by_pod["pod"]] if len(by_pod) else []
+    labels = [_short_pod(p) for p in pods]
+    x = list(range(len(pods)))
+    colours = [PALETTE[1] if p in slow else PALETTE[0] for p in pods]
+    hatches = ["//" if p in slow else "" for p in pods]
+    share = [100 * float(s) for s in by_pod["share"]] if len(by_pod) else []
+    p99 = [1000 * float(v) if v == v else 0.0 for v in by_pod["p99_s"]] if len(by_pod) else []
+    for ax, values, ylabel, fmt in ((share_ax, share, "share of requests (%)", "{:.0f}%"),
+                                    (p99_ax, p99, "p99 latency (ms)", "{:.0f}")):
+        bars = ax.bar(x, values, color=colours, edgecolor="black", linewidth=0.5)
+        for bar, hatch in zip(bars, hatches):
+            bar.set_hatch(hatch)
+        for xi, v in zip(x, values):
+            ax.text(xi, v, fmt.format(v), ha="center", va="bottom", fontsize="small")
+        ax.set_xticks(x, labels, fontsize="small")
+        ax.set_xlabel("pod (name suffix)")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, max(values, default=1) * 1.2 or 1)
+        ax.grid(axis="y", color="0.9")
+        ax.set_axisbelow(True)
+    share_ax.set_title("Requests per pod", fontsize="medium")
+    p99_ax.set_title("p99 latency per pod", fontsize="medium")
+    handles = [Patch(facecolor=PALETTE[0], edgecolor="black", linewidth=0.5, label="Deployment pod")]
+    if any(p in slow for p in pods):
+        handles.append(Patch(facecolor=PALETTE[1], edgecolor="black", linewidth=0.5, hatch="//",
+                             label="slow pod (5x the service time)"))
+    fig.legend(handles=handles, loc="upper right", ncols=2, frameon=False, fontsize="small",
+               bbox_to_anchor=(0.98, 0.99))
+    fig.suptitle(title or "Load per pod", x=0.02, y=0.97, ha="left", fontsize="medium")
+    return fig
+
+
+def _short_pod(name: str) -> str:
+    """``my-nginx-65bc5cfc77-cjtdq`` -> ``cjtdq``; ``my-nginx-slow`` -> ``slow``: the part that differs."""
+    return name.rsplit("-", 1)[-1]
+
+
+def requests_over_time_figure(over_time: pd.DataFrame, title: str = "", event_s: float | None = None,
+                              event: str = "") -> Figure:
+    """Requests per second by outcome, stacked (``Traffic.over_time(1)``), with the moment of a change.
+
+    Parameters
+    ----------
+    over_time:
+        ``Traffic.over_time(bin_s)``: ``t_s`` and one count column per status (``ok``, ``refused``,
+        ``reset``, ``timeout``); ``t_s`` may be relative to the start of the traffic.
+    title:
+        What happened (``"rolling update, no preStop"``).
+    event_s, event:
+        When the change was made (same time axis) and what it was, drawn as a dotted line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Stacked bars per time bin: answered requests at the bottom, then each kind of failure.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 3.0))
+    fig.subplots_adjust(left=0.09, right=0.78, bottom=0.16, top=0.88)
+    ax = fig.subplots()
+    if len(over_time):
+        import numpy as np
+
+        t = np.asarray(over_time["t_s"], dtype=float)
+        width = float(t[1] - t[0]) if len(t) > 1 else 1.0
+        edges = np.append(t, t[-1] + width)  # each bin drawn as a step from its start to its end
+        bottom = np.zeros(len(edges))
+        for status, (colour, hatch) in STATUS_STYLE.items():
+            counts = np.asarray(over_time[status], dtype=float) if status in over_time else np.zeros(len(t))
+            top = bottom + np.append(counts, counts[-1]) / width
+            # one polygon per outcome (a bar per bin would be hundreds of patches to draw)
+            ax.fill_between(edges, bottom, top, step="post", facecolor=colour, hatch=hatch or None,
+                            edgecolor="white" if hatch else colour, linewidth=0,
+                            label=f"{status} ({counts.sum():,.0f})")
+            bottom = top
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_ylim(0, float(bottom.max()) * 1.15 or 1)
+    if event_s is not None:
+        ax.axvline(event_s, color="black", linestyle=":", linewidth=1.5, label=event or "change")
+    ax.set_xlabel("time since the traffic started (s)")
+    ax.set_ylabel("requests per second")
+    ax.set_title(title or "Requests per second by outcome", fontsize="medium")
+    ax.legend(title="outcome (requests)", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              fontsize="small", title_fontsize="small")
+    ax.grid(axis="y", color="0.9")
+    ax.set_axisbelow(True)
     return fig

@@ -10,6 +10,10 @@ stays as light as ``import labkit``.
 ``playground_cluster``            the playground's cluster, built from node pools
 ``place``                         the playground's what-if placement of one pod
 ``pods_per_zone``                 how many pods a label selector matches in each zone
+``load_balance_panel``            replicas, kube-proxy mode, a slow pod: load and p99 per pod (chapter 03)
+``load_balance``                  the load-balance panel's run: one minute of traffic, per pod
+``failure_panel``                 a pod deleted, a node failed, a rollout: requests by outcome (chapter 03)
+``failure_run``                   the failure panel's run: traffic with one disturbance 10 s in
 ``PANEL_TEXT``                    what a panel says in plain text (a notebook not yet run)
 ================================  ================================================
 """
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 from labkit.widgets._panel import PANEL_TEXT
 from labkit.widgets.scheduling import place, playground_cluster, pods_per_zone, scheduling_playground
+from labkit.widgets.service_discovery import failure_panel, failure_run, load_balance, load_balance_panel
 from labkit.widgets.timeline import step_html, timeline_stepper
 
 __all__ = ["timeline_stepper", "step_html", "scheduling_playground", "playground_cluster", "place",
-           "pods_per_zone", "PANEL_TEXT"]
+           "pods_per_zone", "load_balance_panel", "load_balance", "failure_panel", "failure_run",
+           "PANEL_TEXT"]
