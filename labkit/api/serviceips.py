@@ -443,9 +443,14 @@ def _normalize_cluster_ips(spec: dict[str, Any], ospec: dict[str, Any] | None) -
             spec["clusterIPs"] = [ip]
         return
     if ospec.get("clusterIPs") and not ips and ospec.get("clusterIP") == ip:
-        spec["clusterIPs"] = list(ospec["clusterIPs"])
-    elif ip and ip != ospec.get("clusterIP") and ips and ips == ospec.get("clusterIPs"):
-        spec["clusterIPs"] = [ip, *ips[1:]]  # a client that set only the singular field
+        spec["clusterIPs"] = list(ospec["clusterIPs"])  # an old client that sent only the singular field
+    if ospec.get("clusterIP") != ip:
+        same = (spec.get("clusterIPs") or []) == (ospec.get("clusterIPs") or [])  # sameClusterIPs
+        if ospec.get("clusterIP") and not ip:
+            if same:
+                spec.pop("clusterIPs", None)  # a client clearing it: clear on their behalf
+        elif same:
+            spec["clusterIPs"] = [ip]  # changed, not cleared: ClusterIPs follow ClusterIP
 
 
 def _check_immutable_ips(spec: dict[str, Any], ospec: dict[str, Any]) -> None:

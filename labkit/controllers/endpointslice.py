@@ -239,7 +239,7 @@ def _generate_name_prefix(name: str) -> str:
 class _Slice:
     """A slice being reconciled: the stored object (None for a new one) and its endpoint list."""
 
-    __slots__ = ("name", "stored", "port_key", "ports", "endpoints", "keys", "changed", "reused")
+    __slots__ = ("name", "stored", "port_key", "ports", "endpoints", "keys", "changed", "reused", "copied")
 
     def __init__(self, name: str | None, stored: dict[str, Any] | None, port_key: PortKey,
                  ports: list[dict[str, Any]], endpoints: list[dict[str, Any]], keys: list[EpKey]) -> None:
@@ -251,12 +251,13 @@ class _Slice:
         self.keys = keys
         self.changed = False
         self.reused = False  # a new slice that takes the name of one that would be deleted
+        self.copied = stored is None  # endpoints/keys are lists of our own (else the stored ones, shared)
 
 
 class _State:
     """What the controller remembers of one Service between syncs."""
 
-    __slots__ = ("uid", "selector", "members", "dirty", "eps", "where", "slices", "counts", "full",
+    __slots__ = ("uid", "selector", "members", "dirty", "eps", "where", "slices", "keys", "counts", "full",
                  "trigger", "known", "skipped")
 
     def __init__(self) -> None:
@@ -267,6 +268,7 @@ class _State:
         self.eps: dict[str, tuple[EpKey, dict[str, Any]]] = {}  # pod name -> its endpoint, as written
         self.where: dict[EpKey, str] = {}  # endpoint -> name of the slice that holds it
         self.slices: dict[str, dict[str, Any]] = {}  # our slices as stored, in creation order
+        self.keys: dict[str, tuple[dict[str, Any], list[EpKey]]] = {}  # slice name -> (stored, its keys)
         self.counts: Counter[PortKey] = Counter()  # desired endpoints per port list
         self.full = True  # recompute everything at the next sync
         self.trigger: dict[str, str] = {}  # pod name -> Ready lastTransitionTime (TriggerTimeTracker)
@@ -482,7 +484,7 @@ class EndpointSliceController(Controller):
                     desired[got[0]] = (name, got[1])
             trigger = self._trigger_time(svc, state, names)
             state.dirty.clear()
-            state.eps, state.where, state.slices, state.counts = {}, {}, {}, Counter()
+            state.eps, state.where, state.slices, state.keys, state.counts = {}, {}, {}, {}, Counter()
             svc_name = svc["metadata"]["name"]
             stored = [s for s in self.api.items("EndpointSlice", svc["metadata"].get("namespace", "default"))
                       if (s["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) == svc_name
@@ -493,7 +495,7 @@ class EndpointSliceController(Controller):
                 if s.get("addressType") != "IPv4":
                     self._write_delete(s)  # an address type the Service does not have
                     continue
-                sl = self._slice_of(s)
+                sl = self._slice_of(s, state)
                 if not _owned_by(s, svc):
                     to_delete.append(sl)
                     existing.append(sl)
@@ -542,7 +544,7 @@ class EndpointSliceController(Controller):
                     state.counts[got[0][0]] += 1
                     if not placed:
                         new.setdefault(got[0][0], []).append(got)
-            existing = [self._slice_of(s) for s in state.slices.values()]
+            existing = [self._slice_of(s, state) for s in state.slices.values()]
             if not removed and not replaced and not new:
                 return  # nothing an endpoint shows changed
 
@@ -557,6 +559,7 @@ class EndpointSliceController(Controller):
                 keep = [(k, rp.get(k, ep)) for k, ep in zip(sl.keys, sl.endpoints) if k not in rm]
                 sl.keys = [k for k, _ in keep]
                 sl.endpoints = [ep for _, ep in keep]
+                sl.copied = True
                 for k in rm:
                     if state.where.get(k) == sl.name:
                         del state.where[k]
@@ -621,15 +624,22 @@ class EndpointSliceController(Controller):
 
     @staticmethod
     def _place(sl: _Slice, key: EpKey, ep: dict[str, Any]) -> None:
+        if not sl.copied:
+            sl.keys, sl.endpoints, sl.copied = list(sl.keys), list(sl.endpoints), True
         sl.keys.append(key)
         sl.endpoints.append(ep)
 
     @staticmethod
-    def _slice_of(stored: dict[str, Any]) -> _Slice:
+    def _slice_of(stored: dict[str, Any], state: _State) -> _Slice:
+        """A stored slice to reconcile; its endpoint keys are remembered from our last write of it
+        (a sync touches a few slices, and must not rehash the endpoints of all the others)."""
         ports = stored.get("ports") or []
         pk = _port_key(ports)
-        eps = list(stored.get("endpoints") or [])
-        return _Slice(stored["metadata"]["name"], stored, pk, ports, eps, [(pk, _ep_hash(ep)) for ep in eps])
+        eps = stored.get("endpoints") or []
+        name = stored["metadata"]["name"]
+        hit = state.keys.get(name)
+        keys = hit[1] if hit is not None and hit[0] is stored else [(pk, _ep_hash(ep)) for ep in eps]
+        return _Slice(name, stored, pk, ports, eps, keys)
 
     # -- writes (reconciler.go: finalize) ---------------------------------------------------------
     def _body(self, svc: dict[str, Any], sl: _Slice, labels: dict[str, str], trigger: str | None
@@ -656,7 +666,7 @@ class EndpointSliceController(Controller):
         meta["annotations"] = annotations
         meta["ownerReferences"] = [_service_owner_ref(svc)]
         return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": meta,
-                "addressType": "IPv4", "endpoints": [clone(ep) for ep in sl.endpoints] or None,
+                "addressType": "IPv4", "endpoints": list(sl.endpoints) or None,  # the API server copies
                 "ports": [dict(p) for p in sl.ports] or None}
 
     def _write(self, svc: dict[str, Any], state: _State, labels: dict[str, str], to_create: list[_Slice],
@@ -680,6 +690,7 @@ class EndpointSliceController(Controller):
                 with contextlib.suppress(NotFound):
                     api.delete("EndpointSlice", sl.name, svc["metadata"].get("namespace", "default"))
                 state.slices.pop(sl.name, None)
+                state.keys.pop(sl.name, None)
         finally:
             self._writing = False
 
@@ -695,6 +706,7 @@ class EndpointSliceController(Controller):
     def _record(state: _State, sl: _Slice, stored: dict[str, Any]) -> None:
         name = stored["metadata"]["name"]
         state.slices[name] = stored
+        state.keys[name] = (stored, list(sl.keys))
         for k in sl.keys:
             state.where[k] = name
 
