@@ -32,8 +32,10 @@ DEFAULT_SERVICE_TIME = "exponential 10ms"
 DEFAULT_CONCURRENCY = 1
 MAX_CONCURRENCY = 100_000
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+# time.ParseDuration's units (µs in either spelling of mu)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|\u03bcs|ms|h|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6,
+         "ns": 1e-9}
 
 
 def parse_duration(text: Any, where: str) -> float:

@@ -17,13 +17,13 @@ once. The versions and delays are computed when the change happens, so looking a
 at any instant is exact; one timeout per change keeps ``Cluster.run()`` going until the last
 node has programmed it.
 
-Endpoint choice per new connection (the traffic model calls :meth:`ServiceRules.pick`):
+Endpoint choice per new connection (made by the traffic model, :mod:`labkit.workloads.engine`):
 ``iptables`` and ``nftables`` pick uniformly at random (the chain's ``1/(n-i)`` probabilities and
 ``numgen random mod n`` both give that); ``ipvs`` uses its scheduler: ``rr`` (round robin, the
 default; ``wrr`` with kube-proxy's equal weights is the same), ``lc`` (fewest active connections
 *from this node*: IPVS on each node only counts its own; ``wlc`` with equal weights is the same),
 ``sh`` (source hashing: IPVS's 256-bucket table filled round robin, bucket
-``(ip * 2654435761) >> 24``).
+``hash_32(ip, 8)`` = ``(ip * 0x61C88647) >> 24``).
 """
 
 from __future__ import annotations

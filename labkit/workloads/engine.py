@@ -134,10 +134,10 @@ class Records:
         self.sent = array("d")
         self.done = array("d")
         self.status = array("b")
-        self.sock = array("l")  # AppSocket index, -1 when no pod was reached
-        self.node = array("l")  # entry node index (whose kube-proxy chose)
-        self.source = array("l")
-        self.client = array("l")
+        self.sock = array("q")  # AppSocket index, -1 when no pod was reached
+        self.node = array("q")  # entry node index (whose kube-proxy chose)
+        self.source = array("q")
+        self.client = array("q")
         self.hop = array("b")  # EXTRA_HOP | SNAT bits
 
     def __len__(self) -> int:
@@ -416,10 +416,12 @@ class TrafficEngine:
                 if best_n is None or active < best_n:
                     best, best_n = cand, active
             ep = best
-        else:  # sh: ip_vs_sh.c, ip_vs_sh_hashkey over a 256-bucket table filled round robin
+        else:  # sh: net/netfilter/ipvs/ip_vs_sh.c -- ip_vs_sh_hashkey is hash_32(ip + port, 8)
+            # (include/linux/hash.h, GOLDEN_RATIO_32; port 0 without the sh-port flag, as
+            # kube-proxy sets none) into 256 buckets that ip_vs_sh_reassign fills round robin
             a, b, c, d = (int(x) for x in client_ip.split("."))
             addr = (a << 24) | (b << 16) | (c << 8) | d
-            bucket = ((addr * 2654435761) & 0xFFFFFFFF) >> 24
+            bucket = ((addr * 0x61C88647) & 0xFFFFFFFF) >> 24
             ep = targets[bucket % n]
         if rules.affinity_timeout is not None:
             self._affinity.setdefault(key, {})[client_ip] = (ep.ip, t)
