@@ -432,18 +432,21 @@ def _short_pod(name: str) -> str:
 
 
 def requests_over_time_figure(over_time: pd.DataFrame, title: str = "", event_s: float | None = None,
-                              event: str = "") -> Figure:
+                              event: str = "", start_s: float = 0.0) -> Figure:
     """Requests per second by outcome, stacked (``Traffic.over_time(1)``), with the moment of a change.
 
     Parameters
     ----------
     over_time:
         ``Traffic.over_time(bin_s)``: ``t_s`` and one count column per status (``ok``, ``refused``,
-        ``reset``, ``timeout``); ``t_s`` may be relative to the start of the traffic.
+        ``reset``, ``timeout``).
     title:
         What happened (``"rolling update, no preStop"``).
     event_s, event:
         When the change was made (same time axis) and what it was, drawn as a dotted line.
+    start_s:
+        When the traffic started, on the clock of ``t_s`` (``Traffic.over_time`` counts simulated
+        seconds since the cluster was created); the axis shows ``t_s - start_s``.
 
     Returns
     -------
@@ -453,12 +456,12 @@ def requests_over_time_figure(over_time: pd.DataFrame, title: str = "", event_s:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 3.0))
-    fig.subplots_adjust(left=0.09, right=0.78, bottom=0.16, top=0.88)
+    fig.subplots_adjust(left=0.09, right=0.75, bottom=0.16, top=0.88)
     ax = fig.subplots()
     if len(over_time):
         import numpy as np
 
-        t = np.asarray(over_time["t_s"], dtype=float)
+        t = np.asarray(over_time["t_s"], dtype=float) - start_s
         width = float(t[1] - t[0]) if len(t) > 1 else 1.0
         edges = np.append(t, t[-1] + width)  # each bin drawn as a step from its start to its end
         bottom = np.zeros(len(edges))
@@ -473,11 +476,11 @@ def requests_over_time_figure(over_time: pd.DataFrame, title: str = "", event_s:
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0, float(bottom.max()) * 1.15 or 1)
     if event_s is not None:
-        ax.axvline(event_s, color="black", linestyle=":", linewidth=1.5, label=event or "change")
+        ax.axvline(event_s - start_s, color="black", linestyle=":", linewidth=1.5, label=event or "change")
     ax.set_xlabel("time since the traffic started (s)")
     ax.set_ylabel("requests per second")
     ax.set_title(title or "Requests per second by outcome", fontsize="medium")
-    ax.legend(title="outcome (requests)", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+    ax.legend(title="outcome (count)", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               fontsize="small", title_fontsize="small")
     ax.grid(axis="y", color="0.9")
     ax.set_axisbelow(True)

@@ -125,7 +125,7 @@ def test_load_balance_panel_responds_to_each_control():
 def test_failure_panel_shows_the_run_and_keeps_a_log():
     box = failure_panel("none")
     assert repr(box) == PANEL_TEXT.format(name="failure injection")
-    choice, lag, summary, image, table = box.children
+    _, choice, lag, summary, image, table = box.children
     assert isinstance(lag, widgets.IntSlider) and "none failed" in summary.value
     first = bytes(image.value)
     choice.value = "rolling update"

@@ -360,6 +360,8 @@ def _labelled(cls: Any, label_px: int, box_px: int, **kwargs: Any) -> Any:
 #: A slider's readout takes about 96 px of its width; the track keeps at least 120 px.
 SLIDER_READOUT_PX = 96
 REPLICAS_TRACK_PX, LAG_TRACK_PX = 150, 170
+#: The delay slider's description ("kube-proxy delay up to (s)") at the notebook's font size.
+LAG_LABEL_PX = 200
 
 
 def load_balance_panel(replicas: int = 3, mode: str = "iptables (random)", slow_pod: bool = True,
@@ -384,8 +386,8 @@ def load_balance_panel(replicas: int = 3, mode: str = "iptables (random)", slow_
     modes = list(PROXY_MODES)
     proxy = _labelled(widgets.Dropdown, 84, 200, description="kube-proxy", options=modes,
                       value=mode if mode in PROXY_MODES else modes[0])
-    slow = widgets.Checkbox(value=bool(slow_pod), description="add the slow pod (100 ms per request)",
-                            indent=False, layout=widgets.Layout(width="270px"))
+    slow = widgets.Checkbox(value=bool(slow_pod), description="add the slow pod (100 ms)",
+                            indent=False, layout=widgets.Layout(width="220px"))
     summary = widgets.HTML()
     image = _image()
     table = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
@@ -413,7 +415,7 @@ def failure_panel(scenario: str = "rolling update", max_lag_s: int = 2, seed: in
     Returns
     -------
     ipywidgets.VBox
-        ``children``: the row of controls (scenario buttons, kube-proxy delay slider), the summary
+        ``children``: a heading, the scenario buttons, the kube-proxy delay slider, the summary
         (HTML), the figure (Image, :func:`labkit.plots.requests_over_time_figure`) and a table of
         every run looked at so far, newest first, with its delay (HTML).
     """
@@ -421,11 +423,11 @@ def failure_panel(scenario: str = "rolling update", max_lag_s: int = 2, seed: in
 
     from labkit.plots import requests_over_time_figure
 
+    heading = widgets.HTML("<b>10 s after the traffic starts:</b>")
     choice = widgets.ToggleButtons(options=list(SCENARIOS),
                                    value=scenario if scenario in SCENARIOS else "none",
-                                   description="at 10 s:", style={"description_width": "56px",
-                                                                  "button_width": "auto"})
-    lag = _labelled(widgets.IntSlider, 170, LAG_TRACK_PX + SLIDER_READOUT_PX,
+                                   style={"button_width": "auto"})
+    lag = _labelled(widgets.IntSlider, LAG_LABEL_PX, LAG_TRACK_PX + SLIDER_READOUT_PX,
                     description="kube-proxy delay up to (s)", value=_clamp(max_lag_s, 1, MAX_LAG_S), min=1,
                     max=MAX_LAG_S, continuous_update=False)
     summary = widgets.HTML()
@@ -439,7 +441,7 @@ def failure_panel(scenario: str = "rolling update", max_lag_s: int = 2, seed: in
         title = f"{run.scenario}, kube-proxy delay up to {lag.value} s"
         fig = requests_over_time_figure(run.over_time, title,
                                         event_s=None if run.scenario == "none" else run.at_s,
-                                        event=run.scenario)
+                                        event=f"change at {run.at_s:g} s")
         data = _figure_png(fig)
         s = run.summary
         verdict = (f"<b style='color:#D55E00'>{s['failed']:,} failed</b>: {s['refused']:,} refused, "
@@ -458,5 +460,5 @@ def failure_panel(scenario: str = "rolling update", max_lag_s: int = 2, seed: in
     choice.observe(update, names="value")
     lag.observe(update, names="value")
     update()
-    return panel([choice, lag, summary, image, table], "failure injection", "labkit-failure-injection",
-                 layout=widgets.Layout(align_items="flex-start"))
+    return panel([heading, choice, lag, summary, image, table], "failure injection",
+                 "labkit-failure-injection", layout=widgets.Layout(align_items="flex-start"))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -116,7 +117,8 @@ class Act:
     """One learner action on a panel control, found by its description (``nth`` among equals).
 
     ``control`` is ``"slider"`` (``value`` is the key pressed on its handle; ``"next"`` means
-    ArrowRight, or Home at the end) or ``"text"`` (``value`` is typed, then Enter commits it).
+    ArrowRight, or Home at the end), ``"text"`` (``value`` is typed, then Enter commits it) or
+    ``"button"`` (the toggle button whose text is ``value`` is clicked; ``label`` is not used).
     """
 
     control: str
@@ -130,11 +132,13 @@ class Drive:
     """How the test works one chapter's panel: the slider it drags and the actions it times.
 
     ``drag_value`` is where the dragged slider's handle is dropped (None: the middle of its range).
+    ``panel`` is which of the notebook's panels (0: the first) it works.
     """
 
     drag_label: str
     drag_value: int | None
     acts: tuple[Act, ...]
+    panel: int = 0
 
 
 #: Chapters with a widget panel, and how to work each; each chapter adds its notebook when it lands.
@@ -151,6 +155,25 @@ NOTEBOOKS = {
         Act("text", "cpu request", "900m"), Act("slider", "nodes", "ArrowLeft"),
         Act("text", "cpu request", "1"), Act("text", "cpu request", "500m"),
     )),
+    # Two panels. Failure injection: scenario buttons (each a fresh run) alternate with kube-proxy's
+    # delay (a fresh run per new value), then the delay is dragged to 6 s. Load balancing: the
+    # replicas slider (a fresh run per new count), then dragged to 2.
+    "notebooks/03_service_discovery.ipynb": (
+        Drive("kube-proxy delay", 6, (
+            Act("button", "", "delete a pod"), Act("slider", "kube-proxy delay", "ArrowRight"),
+            Act("button", "", "fail a node"), Act("slider", "kube-proxy delay", "ArrowRight"),
+            Act("button", "", "rolling update with preStop"), Act("slider", "kube-proxy delay", "ArrowLeft"),
+            Act("button", "", "none"), Act("slider", "kube-proxy delay", "ArrowLeft"),
+            Act("button", "", "rolling update"), Act("button", "", "rolling update with preStop"),
+        )),
+        Drive("replicas", 2, (
+            Act("slider", "replicas", "ArrowRight"), Act("slider", "replicas", "ArrowRight"),
+            Act("slider", "replicas", "ArrowLeft"), Act("slider", "replicas", "ArrowLeft"),
+            Act("slider", "replicas", "ArrowLeft"), Act("slider", "replicas", "Home"),
+            Act("slider", "replicas", "ArrowRight"), Act("slider", "replicas", "ArrowRight"),
+            Act("slider", "replicas", "End"), Act("slider", "replicas", "ArrowLeft"),
+        ), panel=1),
+    ),
 }
 
 
@@ -368,6 +391,10 @@ def _slider(panel, label: str, nth: int = 0):
 
 def _act(panel, act: Act) -> None:
     """Do one learner action (the latency clock starts at its key press)."""
+    if act.control == "button":
+        exact = re.compile(f"^\\s*{re.escape(act.value)}\\s*$")
+        panel.locator(".widget-toggle-button").filter(has_text=exact).first.click()
+        return
     if act.control == "text":
         box = panel.locator(".widget-text").filter(
             has=panel.page.locator(".widget-label", has_text=act.label)).nth(act.nth).locator("input")
@@ -434,6 +461,59 @@ def _summary(samples: list[dict], key: str) -> dict:
     return {"median_s": round(statistics.median(values), 3), "max_s": round(max(values), 3)}
 
 
+def _work_panel(page, notebook: str, path: Path, drive: Drive, artifacts: Path) -> list[str]:
+    """Work one panel as ``drive`` says: measure its sliders and fit, time the actions and the drag,
+    take the screenshots and record the figures; return what is wrong with it."""
+    panel = page.locator(PANEL).nth(drive.panel)
+    panel.wait_for(state="visible")
+    panel.locator(".widget-slider .noUi-handle").first.wait_for()
+    panel.scroll_into_view_if_needed()
+    area = panel.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
+    suffix = "" if drive.panel == 0 else str(drive.panel + 1)
+    _screenshot(page, panel, artifacts / f"{path.stem}-panel{suffix}.png")
+
+    sliders = panel.evaluate(SLIDERS_JS)
+    fit = panel.evaluate(FIT_JS, area.element_handle())
+    problems = [f"slider {s['label']!r} has a {s['track']:.0f} px track (< {MIN_TRACK_PX} px)"
+                for s in sliders if s["track"] < MIN_TRACK_PX]
+    problems += [f"{name!r} sticks out of the {fit['column']:.0f} px column" for name in fit["outside"]]
+    if fit["scrolls"]:
+        problems.append("the panel scrolls sideways in its output area")
+    assert sliders, f"{notebook}: the panel has no slider"
+
+    samples = []
+    for act in drive.acts:
+        samples.append(_timed(page, area, lambda act=act: _act(panel, act),
+                              f"{act.control} {act.label!r}: {act.value}"))
+
+    slider = _slider(panel, drive.drag_label)
+    slider.scroll_into_view_if_needed()
+    target = {}
+    drag = _timed(page, area, lambda: target.setdefault("value", _drag(page, slider, drive.drag_value)),
+                  f"drag {drive.drag_label!r}")
+    now = slider.locator(".noUi-handle").first.get_attribute("aria-valuenow")
+    assert now is not None and int(float(now)) == target["value"], \
+        f"dragging {drive.drag_label!r} to {target['value']} left it at {now}"
+    _screenshot(page, panel, artifacts / f"{path.stem}-panel{suffix}-dragged.png")
+
+    figures = {
+        "interactions": len(samples), **_summary(samples, "first_ms"),
+        "settled": _summary(samples, "settled_ms"),
+        "drag_s": round(drag["first_ms"] / 1000, 3),
+        "samples_ms": [(s["what"], round(s["first_ms"]), round(s["settled_ms"])) for s in samples],
+        "slider_tracks_px": {s["label"] or "(no label)": round(s["track"]) for s in sliders},
+        "panel_width_px": round(fit["panel"]), "column_width_px": round(fit["column"]),
+    }
+    _record(artifacts, notebook if drive.panel == 0 else f"{notebook}#panel{drive.panel + 1}", figures)
+    print(f"\n{notebook} panel {drive.panel + 1}: output changed after median {figures['median_s']} s, "
+          f"max {figures['max_s']} s "
+          f"over {len(samples)} interactions (settled: median {figures['settled']['median_s']} s, max "
+          f"{figures['settled']['max_s']} s); drag {figures['drag_s']} s; slider tracks "
+          f"{figures['slider_tracks_px']} px; panel {figures['panel_width_px']} px in a "
+          f"{figures['column_width_px']} px column")
+    return problems
+
+
 @pytest.mark.parametrize("notebook", list(NOTEBOOKS))
 def test_notebook_runs_and_widget_responds_in_jupyterlab(notebook, lab, browser, artifacts):
     """From cleared outputs, Run All gives every code cell a fresh count and no error; then the
@@ -482,51 +562,9 @@ def test_notebook_runs_and_widget_responds_in_jupyterlab(notebook, lab, browser,
         wide = page.evaluate(WIDE_TABLES_JS)
         assert not wide, f"{notebook}: tables wider than their output area (cell: table px / area px): {wide}"
 
-        panel = page.locator(PANEL).first
-        panel.wait_for(state="visible")
-        panel.locator(".widget-slider .noUi-handle").first.wait_for()
-        panel.scroll_into_view_if_needed()
-        area = panel.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
-        _screenshot(page, panel, artifacts / f"{path.stem}-panel.png")
-
-        sliders = panel.evaluate(SLIDERS_JS)
-        fit = panel.evaluate(FIT_JS, area.element_handle())
-        problems = [f"slider {s['label']!r} has a {s['track']:.0f} px track (< {MIN_TRACK_PX} px)"
-                    for s in sliders if s["track"] < MIN_TRACK_PX]
-        problems += [f"{name!r} sticks out of the {fit['column']:.0f} px column" for name in fit["outside"]]
-        if fit["scrolls"]:
-            problems.append("the panel scrolls sideways in its output area")
-        assert sliders, f"{notebook}: the panel has no slider"
-
-        samples = []
-        for act in drive.acts:
-            samples.append(_timed(page, area, lambda act=act: _act(panel, act),
-                                  f"{act.control} {act.label!r}: {act.value}"))
-
-        slider = _slider(panel, drive.drag_label)
-        slider.scroll_into_view_if_needed()
-        target = {}
-        drag = _timed(page, area, lambda: target.setdefault("value", _drag(page, slider, drive.drag_value)),
-                      f"drag {drive.drag_label!r}")
-        now = slider.locator(".noUi-handle").first.get_attribute("aria-valuenow")
-        assert now is not None and int(float(now)) == target["value"], \
-            f"dragging {drive.drag_label!r} to {target['value']} left it at {now}"
-        _screenshot(page, panel, artifacts / f"{path.stem}-panel-dragged.png")
-
-        figures = {
-            "interactions": len(samples), **_summary(samples, "first_ms"),
-            "settled": _summary(samples, "settled_ms"),
-            "drag_s": round(drag["first_ms"] / 1000, 3),
-            "samples_ms": [(s["what"], round(s["first_ms"]), round(s["settled_ms"])) for s in samples],
-            "slider_tracks_px": {s["label"] or "(no label)": round(s["track"]) for s in sliders},
-            "panel_width_px": round(fit["panel"]), "column_width_px": round(fit["column"]),
-        }
-        _record(artifacts, notebook, figures)
-        print(f"\n{notebook}: output changed after median {figures['median_s']} s, max {figures['max_s']} s "
-              f"over {len(samples)} interactions (settled: median {figures['settled']['median_s']} s, max "
-              f"{figures['settled']['max_s']} s); drag {figures['drag_s']} s; slider tracks "
-              f"{figures['slider_tracks_px']} px; panel {figures['panel_width_px']} px in a "
-              f"{figures['column_width_px']} px column")
+        problems = []
+        for one in drive if isinstance(drive, tuple) else (drive,):
+            problems += _work_panel(page, notebook, path, one, artifacts)
         assert not problems, f"{notebook}: " + "; ".join(problems)
         assert path.read_bytes() == committed, f"{notebook} was saved during the run (autosave must be off)"
     finally:
