@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labkit.api.store import WatchEvent
 
@@ -52,10 +52,12 @@ IPVS_DEPRECATION_MESSAGE = ("The ipvs proxier is now deprecated and may be remov
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One endpoint as kube-proxy keeps it (from an EndpointSlice entry)."""
+class Endpoint(NamedTuple):
+    """One endpoint as kube-proxy keeps it (from an EndpointSlice entry); a tuple, so that
+    comparing two versions of a thousand endpoints is one C-level comparison. ``order`` is the
+    address as a number, so sorting by IP compares integers."""
 
+    order: int
     ip: str
     port: int
     node: str
@@ -86,14 +88,26 @@ class ServiceRules:
     protocol: str
     node_port: int | None
     lb_ips: tuple[str, ...]
-    endpoints: tuple[Endpoint, ...]
+    #: the endpoints of each of the Service's slices for this port (merged on first use: most
+    #: versions are never looked at, so a rollout does not pay for merging and sorting them)
+    parts: tuple[tuple[Endpoint, ...], ...]
     internal_local: bool
     external_local: bool
     affinity_timeout: float | None  # ClientIP affinity, seconds; None without affinity
     created: float
     applied: dict[str, float] = field(default_factory=dict)  # node -> when its kube-proxy programmed it
     deleted: bool = False
+    last_applied: float = 0.0  # when the last node programs it
     _local: dict[str, tuple[Endpoint, ...]] = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """All endpoints, deduplicated by address as kube-proxy's ``endpointSliceCache`` does and
+        sorted by IP."""
+        cached = self.__dict__.get("_endpoints_cache")
+        if cached is None:
+            cached = self.__dict__["_endpoints_cache"] = _merge(self.parts)
+        return cached
 
     @property
     def usable(self) -> tuple[Endpoint, ...]:
@@ -154,6 +168,9 @@ class KubeProxy:
         self.by_vip: dict[tuple[str, int, str], tuple[str, str, str]] = {}
         self.by_node_port: dict[tuple[int, str], tuple[str, str, str]] = {}
         self.generation = 0  # bumped at every new version (lookup caches compare it)
+        # endpointSliceCache: per Service, each slice's endpoints per port name, parsed once per change
+        self._slices: dict[tuple[str, str], dict[str, dict[str, tuple[Endpoint, ...]]]] = {}
+        self._dirty: set[tuple[str, str]] = set()
         api.watch("Service", self._on_change)
         api.watch("EndpointSlice", self._on_change)
         api.watch("Node", self._on_node)
@@ -180,9 +197,30 @@ class KubeProxy:
             name = obj["metadata"]["name"]
         else:
             name = (obj["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL)
+            old = (((ev.old or {}).get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL)
+            if old and old != name:
+                self._slices.get((ns, old), {}).pop(obj["metadata"]["name"], None)
+                self._mark((ns, old))
             if not name:
                 return
-        self._rebuild(ns, name)
+            cache = self._slices.setdefault((ns, name), {})
+            if ev.type == "DELETED":
+                cache.pop(obj["metadata"]["name"], None)
+            else:
+                cache[obj["metadata"]["name"]] = _parse_slice(obj)
+        self._mark((ns, name))
+
+    def _mark(self, key: tuple[str, str]) -> None:
+        """Rebuild the Service's rules once per simulated instant, after every write of that instant
+        (the EndpointSlice controller writes several slices in one sync)."""
+        if not self._dirty:
+            self.env.timeout(0).callbacks.append(self._flush)
+        self._dirty.add(key)
+
+    def _flush(self, _ev: Any) -> None:
+        dirty, self._dirty = sorted(self._dirty), set()
+        for ns, name in dirty:
+            self._rebuild(ns, name)
 
     def _rebuild(self, ns: str, name: str) -> None:
         """A new version of the Service's rules, if what kube-proxy would program changed."""
@@ -193,8 +231,7 @@ class KubeProxy:
         programmable = svc is not None and spec.get("type") != "ExternalName" and \
             spec.get("clusterIP") not in (None, "", "None")
         if programmable:
-            slices = [s for s in self.api.items("EndpointSlice", ns)
-                      if (s["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL) == name]
+            slices = self._slices.get((ns, name), {})
             affinity = None
             if spec.get("sessionAffinity") == "ClientIP":
                 affinity = float(((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
@@ -204,7 +241,7 @@ class KubeProxy:
             for port in spec.get("ports") or []:
                 key = (ns, name, port.get("name") or "")
                 live.add(key)
-                eps = _endpoints_for(slices, port)
+                eps = _parts_for(slices, port)
                 rules = ServiceRules(
                     ns, name, key[2], spec["clusterIP"], int(port["port"]), port.get("protocol", "TCP"),
                     port.get("nodePort"), lb_ips, eps, spec.get("internalTrafficPolicy") == "Local",
@@ -225,7 +262,7 @@ class KubeProxy:
         rules.applied = {node: (rules.created if started >= rules.created else
                                 rules.created + self._rng.uniform(lo, hi))
                          for node, started in self.nodes.items()}
-        last = max(rules.applied.values(), default=rules.created)
+        last = rules.last_applied = max(rules.applied.values(), default=rules.created)
         if last > rules.created:
             # the nodes' programming is pending work: c.run() goes on until every node has it
             self.env.timeout(last - rules.created)
@@ -233,6 +270,13 @@ class KubeProxy:
             history[-1] = rules  # several writes in one instant: nodes program the last one
         else:
             history.append(rules)
+        # versions older than the newest one every node has programmed are never seen again
+        now = rules.created
+        drop = 0
+        while drop + 1 < len(history) and history[drop + 1].last_applied <= now:
+            drop += 1
+        if drop:
+            del history[:drop]
         if not rules.deleted:
             self.by_vip[(rules.cluster_ip, rules.port, rules.protocol)] = key
             for ip in rules.lb_ips:
@@ -289,28 +333,60 @@ class KubeProxy:
 
 def _same(a: ServiceRules, b: ServiceRules) -> bool:
     def programmed(r: ServiceRules) -> tuple:
-        return (r.deleted, r.cluster_ip, r.port, r.protocol, r.node_port, r.lb_ips, r.endpoints,
+        return (r.deleted, r.cluster_ip, r.port, r.protocol, r.node_port, r.lb_ips, r.parts,
                 r.internal_local, r.external_local, r.affinity_timeout)
     return programmed(a) == programmed(b)
 
 
-def _endpoints_for(slices: list[dict[str, Any]], port: dict[str, Any]) -> tuple[Endpoint, ...]:
-    """The endpoints of one Service port across the Service's slices (matched by port name, as
-    kube-proxy's ``endpointSliceCache`` does), in a stable order (by IP)."""
-    want = port.get("name") or ""
-    out: dict[str, Endpoint] = {}
-    for s in slices:
-        if s.get("addressType", "IPv4") != "IPv4":
-            continue
-        number = next(((p.get("port")) for p in s.get("ports") or [] if (p.get("name") or "") == want), None)
+def _parse_slice(s: dict[str, Any]) -> dict[str, tuple[Endpoint, ...]]:
+    """One EndpointSlice's endpoints per port name (kube-proxy keeps IPv4 slices only here)."""
+    if s.get("addressType", "IPv4") != "IPv4":
+        return {}
+    out = {}
+    entries = s.get("endpoints") or []
+    for p in s.get("ports") or []:
+        number = p.get("port")
         if number is None:
             continue
-        for ep in s.get("endpoints") or []:
+        eps = []
+        for ep in entries:
             cond = ep.get("conditions") or {}
             ready = cond.get("ready") is not False  # nil means ready (discovery/v1 docs)
             serving = cond.get("serving", ready) is not False
-            ref = ep.get("targetRef") or {}
+            node, pod = ep.get("nodeName") or "", (ep.get("targetRef") or {}).get("name", "")
+            terminating = bool(cond.get("terminating"))
             for ip in ep.get("addresses") or []:
-                out.setdefault(ip, Endpoint(ip, int(number), ep.get("nodeName") or "", ready, serving,
-                                            bool(cond.get("terminating")), ref.get("name", "")))
-    return tuple(sorted(out.values(), key=lambda e: tuple(int(x) for x in e.ip.split("."))))
+                eps.append(Endpoint(_ip_number(ip), ip, int(number), node, ready, serving, terminating, pod))
+        out[p.get("name") or ""] = tuple(eps)
+    return out
+
+
+def _parts_for(slices: dict[str, dict[str, tuple[Endpoint, ...]]], port: dict[str, Any]
+               ) -> tuple[tuple[Endpoint, ...], ...]:
+    """Each slice's endpoints for one Service port (matched by port name, as kube-proxy's
+    ``endpointSliceCache`` does), in slice-name order."""
+    want = port.get("name") or ""
+    return tuple(slices[name][want] for name in sorted(slices) if want in slices[name])
+
+
+def _merge(parts: tuple[tuple[Endpoint, ...], ...]) -> tuple[Endpoint, ...]:
+    """One endpoint per address (an endpoint moving between slices is briefly in two), by IP."""
+    if not parts:
+        return ()
+    if len(parts) == 1:
+        return tuple(sorted(parts[0]))
+    eps = [e for part in parts for e in part]
+    if len({e.order for e in eps}) != len(eps):
+        eps = list({e.ip: e for e in reversed(eps)}.values())
+    return tuple(sorted(eps))
+
+
+_IP_NUMBERS: dict[str, int] = {}
+
+
+def _ip_number(ip: str) -> int:
+    n = _IP_NUMBERS.get(ip)
+    if n is None:
+        a, b, c, d = ip.split(".")
+        n = _IP_NUMBERS[ip] = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+    return n
