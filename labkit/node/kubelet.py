@@ -302,6 +302,11 @@ class Kubelets:
         self._down.discard(node)
         for pod in [p for p in self.api.items("Pod") if p["spec"].get("nodeName") == node]:
             self._on_pod(WatchEvent("MODIFIED", "Pod", pod))
+        # The status manager's sync puts back what the node lifecycle controller overwrote while
+        # the node was silent (Ready=False on its pods): status_manager.go syncs the kubelet's
+        # view of every pod whose API status differs from it.
+        for rt in [rt for rt in self._pods.values() if rt.node == node and not rt.deleting]:
+            self._sync_status(rt)
 
     def _add_pod(self, pod: dict[str, Any], node: str) -> None:
         """``HandlePodAdditions``: runtime state, and ``probeManager.AddPod`` starts one worker per

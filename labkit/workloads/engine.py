@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections import deque
+from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,8 @@ __all__ = ["TrafficEngine", "Source", "OK", "REFUSED", "RESET", "TIMEOUT", "STAT
 OK, REFUSED, RESET, TIMEOUT = 0, 1, 2, 3
 EXTRA_HOP, SNAT = 1, 2  # bits of a record's ``hop``
 STATUS = ("ok", "refused", "reset", "timeout")
+#: How long IPVS keeps a closed TCP connection as an inactive entry (TIME_WAIT), seconds.
+IPVS_TIME_WAIT_S = 120.0
 #: One extra hop inside a zone's VPC (external traffic sent on to another node), illustrative.
 HOP_SECONDS = 0.0002
 #: An answer this close to the client's deadline (or the hang instant) still counts as in time: the
@@ -77,6 +79,10 @@ class Source:
     timeout: float
     seed: int
     entry_node: str = ""  # nodeport: the node dialled
+    #: stand-in client pods (no ``from_pod``): those of a failed node are replaced on live nodes,
+    #: as their Deployment would replace them, instead of going silent
+    virtual: bool = False
+    nodes_now: list = field(default_factory=list)  # each client's node for the current interval
     _pos: float = 0.0  # position of the last arrival on the unit-rate (Λ) axis
     _count: int = 0
     _knots: Any = None
@@ -173,7 +179,7 @@ class TrafficEngine:
         self._node_draws: dict[str, Draws] = {}
         self._rr: dict[tuple[str, Any], int] = {}
         self._affinity: dict[tuple[str, Any], dict[str, tuple[str, float]]] = {}
-        self._lc: dict[str, dict[str, deque]] = {}
+        self._lc: dict[str, dict[str, list[float]]] = {}  # node -> endpoint IP -> sorted end times
         self._slb_rr: dict[Any, int] = {}
         self._processed = 0.0  # arrivals before this instant are done
         self._process = None
@@ -237,6 +243,10 @@ class TrafficEngine:
                 parts.append((s, times, client))
         if not parts:
             return
+        alive = [n for n in self.proxy.nodes if n not in self.dp.down]
+        for s, _, _ in parts:
+            s.nodes_now = [node if not s.virtual or node not in self.dp.down or not alive
+                           else alive[i % len(alive)] for i, (_, node) in enumerate(s.clients)]
         if len(parts) == 1:
             s, times, client = parts[0]
             src = np.full(len(times), s.id, dtype=np.int64)
@@ -260,7 +270,7 @@ class TrafficEngine:
             key = self.proxy.by_vip.get(s.vip)
             if key is None:
                 continue
-            for _, node in s.clients:
+            for node in dict.fromkeys(s.nodes_now):
                 rules, _ = self.proxy.rules_at(key, node, t0)
                 if rules is not None and rules.affinity_timeout is not None:
                     return False
@@ -311,7 +321,7 @@ class TrafficEngine:
         last_done = self.last_done
         for t, ci, si in zip(times.tolist(), client.tolist(), src.tolist()):
             s = sources[si]
-            ip, node = s.clients[ci]
+            ip, node = s.clients[ci][0], s.nodes_now[ci]
             external = s.route != "cluster"
             if s.route == "nodeport":
                 key = proxy.by_node_port.get((s.vip[1], s.vip[2]))
@@ -374,7 +384,7 @@ class TrafficEngine:
                                     infl.popleft()
                                 infl.append(idx)
                                 if algorithm == "lc":
-                                    self._lc.setdefault(node, {}).setdefault(ep.ip, deque()).append(done)
+                                    insort(self._lc.setdefault(node, {}).setdefault(ep.ip, []), done)
             r_sent(t)
             r_done(done)
             r_status(status)
@@ -406,15 +416,22 @@ class TrafficEngine:
             self._rr[key] = i
             ep = targets[i]
         elif algorithm == "lc":
+            # ip_vs_lc.c: the least ip_vs_dest_conn_overhead = active << 8 + inactive, the first such
+            # destination on ties; a closed TCP connection stays an inactive entry for the
+            # TIME_WAIT timeout (ip_vs_proto_tcp.c, 2 min). IPVS on each node counts its own.
             counts = self._lc.setdefault(node, {})
             best, best_n = targets[0], None
             for cand in targets:
-                q = counts.get(cand.ip)
-                while q and q[0] <= t:
-                    q.popleft()
-                active = len(q) if q else 0
-                if best_n is None or active < best_n:
-                    best, best_n = cand, active
+                ends = counts.get(cand.ip)
+                overhead = 0
+                if ends:
+                    old = bisect_right(ends, t - IPVS_TIME_WAIT_S)
+                    if old:
+                        del ends[:old]
+                    closed = bisect_right(ends, t)
+                    overhead = ((len(ends) - closed) << 8) + closed
+                if best_n is None or overhead < best_n:
+                    best, best_n = cand, overhead
             ep = best
         else:  # sh: net/netfilter/ipvs/ip_vs_sh.c -- ip_vs_sh_hashkey is hash_32(ip + port, 8)
             # (include/linux/hash.h, GOLDEN_RATIO_32; port 0 without the sh-port flag, as
@@ -460,7 +477,7 @@ class TrafficEngine:
         for s in self.sources:
             sel = src == s.id
             if sel.any():
-                nodes = np.asarray([c[1] for c in s.clients], dtype=object)
+                nodes = np.asarray(s.nodes_now, dtype=object)
                 client_node[sel] = nodes[client[sel]]
         keys = {s.id: proxy.by_vip.get(s.vip) for s in self.sources}
         chosen: dict[int, list] = {}

@@ -114,7 +114,7 @@ def make_source(ident: int, target: Any, rate: Any, duration: Any, arrivals: str
         # external clients, from the documentation range TEST-NET-2 (RFC 5737)
         client_list = [(f"198.51.100.{i % 250 + 1}", "") for i in range(clients)]
     return Source(ident, now, float(duration), pattern, arrivals, route, vip, client_list, float(timeout),
-                  seed, entry_node=entry)
+                  seed, entry_node=entry, virtual=from_pod is None and route == "cluster")
 
 
 def _node_ips(api: APIServer) -> dict[str, str]:

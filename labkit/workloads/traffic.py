@@ -134,5 +134,6 @@ class Traffic:
                 counts[col] = 0
         p99 = df[df["status"] == "ok"].groupby("t_s")["latency_s"].quantile(0.99)
         out = counts[[*STATUS, "in_flight"]].astype(int)
+        out.columns.name = None
         out["p99_s"] = p99
         return out.reset_index()
