@@ -1,0 +1,1 @@
+"""The HorizontalPodAutoscaler (``pkg/controller/podautoscaler``): calculator, normalization, sync."""
