@@ -123,7 +123,25 @@ class Cluster:
         self.load_balancer_controller = LoadBalancerController(self.env, self.api, self.recorder)
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
                                  self.dataplane) if kubelets else None
+        # The metrics-server addon: scrapes every kubelet each --metric-resolution (15 s)
+        from labkit.metrics.server import MetricsServer
+
+        self.metrics_server = MetricsServer(self.env, self.api, self.dataplane)
+        # kube-controller-manager: the HorizontalPodAutoscaler controller, a metrics.k8s.io client
+        from labkit.controllers.podautoscaler.controller import HorizontalController
+
+        self.hpa_controller = HorizontalController(self.env, self.api, self.recorder,
+                                                   self.metrics_server.pod_metrics)
+        self._fluid = None
         self._pools: dict[str, int] = {}
+        # ECS node pools (the cloud provider's node groups) and the cluster autoscaler, whose loop
+        # starts with the first autoscaled pool (labkit.cloud.nodepools, labkit.controllers.cluster_autoscaler)
+        from labkit.cloud.nodepools import ECSCloud
+        from labkit.controllers.cluster_autoscaler import ClusterAutoscaler
+
+        self.cloud_provider = ECSCloud(self.env, self.api, random.Random(f"labkit/{seed}/ecs"))
+        self.cluster_autoscaler = ClusterAutoscaler(self.env, self.api, self.recorder, self.cloud_provider,
+                                                    random.Random(f"labkit/{seed}/cluster-autoscaler"))
         self._timeline: dict[str, dict[str, float]] = {}
         self.api.watch("Pod", self._track_pod)
         for ns in SYSTEM_NAMESPACES:
@@ -314,27 +332,96 @@ class Cluster:
     # -- nodes -----------------------------------------------------------------------------------
     def add_node_pool(self, name: str, instance_type: str, count: int, zones: list[str] | None = None, *,
                       labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None,
-                      network: str = "terway") -> list[dict[str, Any]]:
+                      network: str = "terway", min_size: int | None = None, max_size: int | None = None
+                      ) -> list[dict[str, Any]]:
         """Add ``count`` ECS nodes of ``instance_type`` (an ACK node pool), round-robin over ``zones``.
 
         Allocatable follows :func:`labkit.cloud.ecs.allocatable`; nodes are applied as real
         ``v1 Node`` objects, so they pass the same validation as a Node manifest.
+
+        With ``min_size`` and ``max_size`` the pool is an autoscaled node group (an ACK node pool
+        with auto scaling, backed by an ESS scaling group): ``count`` is its starting size, and the
+        cluster autoscaler (:attr:`cluster_autoscaler`) resizes it within ``[min_size, max_size]``;
+        new instances register as Nodes after the provisioning delay
+        (:data:`labkit.cloud.nodepools.PROVISION_DELAY_S`, illustrative). Requires
+        ``0 <= min_size <= count <= max_size``. An autoscaled pool is added once; calling again
+        with the name of an existing pool without ``min_size``/``max_size`` adds nodes to it.
         """
         from labkit.cloud.ecs import pool_nodes
+        from labkit.cloud.nodepools import NodePool
 
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ManifestError("count", count,
                                 "Invalid value: the number of nodes is a non-negative integer (e.g. count=3)")
+        autoscaled = min_size is not None or max_size is not None
+        if autoscaled:
+            for param, value in (("min_size", min_size), ("max_size", max_size)):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ManifestError(param, value, f"Invalid value: an autoscaled node pool needs {param} as a "
+                                        "non-negative integer (e.g. min_size=0, max_size=10)")
+            assert min_size is not None and max_size is not None
+            if min_size > max_size:
+                raise ManifestError("min_size", min_size, f"Invalid value: min_size must not exceed max_size "
+                                    f"({max_size})")
+            if count < min_size:
+                raise ManifestError("count", count, f"Invalid value: the starting size must be at least "
+                                    f"min_size ({min_size})")
+            if count > max_size:
+                raise ManifestError("count", count, f"Invalid value: the starting size must be at most "
+                                    f"max_size ({max_size})")
+        existing = self.cloud_provider.pools.get(name)
+        if existing is not None and (autoscaled or existing.autoscaled):
+            raise ManifestError("name", name, "Invalid value: an autoscaled node pool of this name exists (or is "
+                                "being made one); the cluster autoscaler sizes it, pick another name")
         start = self._pools.get(name, 0)
         pool_index = list(self._pools).index(name) if name in self._pools else len(self._pools)
-        nodes = pool_nodes(name, instance_type, count, zones or list(DEFAULT_ZONES), start_index=start,
+        zone_list = zones or list(DEFAULT_ZONES)
+        nodes = pool_nodes(name, instance_type, count, zone_list, start_index=start,
                            labels=labels, taints=taints, network=network, pool_index=pool_index,
                            kubelet_version=KUBERNETES_PATCH_VERSION)
+        pool = existing
+        if pool is None:
+            pool = NodePool(self.cloud_provider, name, instance_type, zone_list, labels=labels, taints=taints,
+                            network=network, pool_index=pool_index, kubelet_version=KUBERNETES_PATCH_VERSION,
+                            min_size=min_size, max_size=max_size)
+            if autoscaled:
+                pool.template_node()  # the template must be a valid Node (instance type, zones, Terway)
         # The pool's nodes share one shape: the first takes the schema pass for all of them.
         # The node counter moves only once the nodes are stored: a refused call leaves no trace.
         out = self._apply(nodes, schema_sample=True) if nodes else []
         self._pools[name] = start + count
+        pool.next_index = start + count
+        pool.registered(nodes)
+        if existing is None:
+            self.cloud_provider.add_pool(pool)
         return out
+
+    def cost(self):
+        """What the node pools have cost so far (a DataFrame, one row per pool and instance type).
+
+        Columns: ``node_pool``, ``instance_type``, ``instances`` (ever launched), ``node_hours`` (each
+        instance from the moment it was requested, for an autoscaled pool's new nodes the scale-up,
+        until it was released, or until now; pay-as-you-go ECS is billed by the second),
+        ``price_cny_per_hour``, ``cost_cny`` and where the price comes from (``price_kind``:
+        ``illustrative`` for every CPU type today, ``none`` for GPU types; ``price_source``). Prices
+        are ``data/cloud/ecs_prices.csv`` (see ``data/cloud/README.md``): illustrative figures, not
+        Alibaba Cloud list prices; never use them for real budgeting.
+        """
+        import pandas as pd
+
+        from labkit.cloud.ecs import price
+
+        rows = []
+        for r in self.cloud_provider.node_hours(self.now):
+            p = price(r["instance_type"])
+            hours = r["seconds"] / 3600.0
+            rows.append({"node_pool": r["pool"], "instance_type": r["instance_type"], "instances": r["instances"],
+                         "node_hours": hours, "price_cny_per_hour": p.cny_per_hour,
+                         "cost_cny": hours * p.cny_per_hour if p.cny_per_hour is not None else float("nan"),
+                         "price_kind": p.kind, "price_source": p.source})
+        cols = ["node_pool", "instance_type", "instances", "node_hours", "price_cny_per_hour", "cost_cny",
+                "price_kind", "price_source"]
+        return pd.DataFrame(rows, columns=cols)
 
     def fail_node(self, name: str) -> None:
         """The node's kubelet stops, as if the machine died or lost its network.
@@ -502,10 +589,28 @@ class Cluster:
                 "used", "programmed_s"]
         return pd.DataFrame(rows, columns=cols)
 
+    # -- autoscaling (labkit.controllers.podautoscaler) --------------------------------------------
+    def explain_hpa(self, name: str, namespace: str = "default"):
+        """The HPA's last sync, step by step (``labkit.controllers.podautoscaler.explain.HPAExplanation``):
+        every pod's sample and whether it was counted, set aside as unready or missing, or ignored,
+        and why; the usage ratio and the tolerance; each metric's proposal; the stabilized
+        recommendation and its window; the limit that applied; the final count, conditions and
+        events. ``.frame()`` per pod, ``.steps()`` per step, a table in a notebook. The controller
+        syncs every 15 s: ``ValueError`` until it has synced this HPA once."""
+        from labkit.controllers.podautoscaler.explain import HPAExplanation
+
+        self.api.get("HorizontalPodAutoscaler", name, namespace, copy=False)  # KeyError when unknown
+        result = self.hpa_controller.last.get((namespace, name))
+        if result is None:
+            raise ValueError(f"horizontalpodautoscaler {namespace}/{name} has not been synced yet: the "
+                             "controller syncs every HPA 15 s after it appears, then every 15 s (run the "
+                             "cluster, e.g. c.run(until=c.now + 20))")
+        return HPAExplanation(f"{namespace}/{name}", result, self.hpa_controller.synced_at[(namespace, name)])
+
     # -- traffic (labkit.workloads) --------------------------------------------------------------
     def traffic(self, target: str, rate: Any = 100, duration: float = 60, arrivals: str = "poisson",
                 from_pod: str | None = None, mode: str = "requests", *, namespace: str = "default",
-                timeout: float = 10.0, clients: int = 50):
+                timeout: float = 10.0, clients: int = 50, tick: float = 1.0):
         """Send requests to ``target`` (``"host:port"``) from now on, for ``duration`` simulated seconds.
 
         ``rate`` is requests per second, or a pattern (``labkit.workloads.Step(100, 400, at=60)``,
@@ -519,13 +624,32 @@ class Cluster:
         the requests sent so far (``.frame()``, ``.summary()``, ``.by_pod()``, ``.over_time()``), so
         one can run a while, delete a pod or fail a node, and run on. ``c.run()`` goes on until the
         last request has ended.
+
+        ``mode="fluid"`` sends expected flows instead of requests: per ``tick`` seconds the offered
+        requests are split over the endpoints as the proxy mode would in expectation, each pod serves
+        what its capacity allows and latency comes from an M/M/c formula
+        (:mod:`labkit.workloads.fluid`); the same summary keys, a frame with one row per tick and pod,
+        the same CPU usage for metrics-server; a simulated day takes seconds.
         """
         from labkit.workloads.engine import TrafficEngine
         from labkit.workloads.routing import make_source
         from labkit.workloads.traffic import Traffic
 
-        if mode != "requests":
-            raise ValueError(f"mode {mode!r}: the traffic model sends 'requests' (one connection each)")
+        if mode not in ("requests", "fluid"):
+            raise ValueError(f"mode {mode!r}: choose 'requests' (one connection each) or 'fluid' (expected "
+                             "flows per tick, for long runs)")
+        if mode == "fluid":
+            from labkit.workloads.fluid import FluidEngine, FluidTraffic
+
+            if isinstance(tick, bool) or not isinstance(tick, (int, float)) or not 0 < tick <= 3600:
+                raise ValueError(f"tick {tick!r}: the fluid tick in seconds (> 0, at most 3600)")
+            if self._fluid is None:
+                self._fluid = FluidEngine(self.env, self.dataplane, self.kube_proxy)
+            fluid = self._fluid
+            source = make_source(len(fluid.sources), target, rate, duration, arrivals, from_pod, namespace,
+                                 timeout, clients, now=self.now, seed=self.seed, api=self.api,
+                                 proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve)
+            return FluidTraffic(fluid, fluid.add(source, float(tick)), target, self._clock)
         if self._traffic is None:
             self._traffic = TrafficEngine(self.env, self.dataplane, self.kube_proxy, self.seed,
                                           self._traffic_engine_mode)
@@ -535,6 +659,50 @@ class Cluster:
                              proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve)
         engine.add(source)
         return Traffic(engine, source, target, self._clock)
+
+    # -- kubectl top (labkit.metrics) ------------------------------------------------------------
+    def metrics(self, kind: str = "Pod", namespace: str | None = None):
+        """``kubectl top pod`` / ``kubectl top node``: usage as metrics-server reports it (a DataFrame).
+
+        ``"Pod"``: one row per pod with a sample — ``pod``, ``namespace``, ``cpu_m`` (millicores,
+        rounded up as ``kubectl top`` and the HPA read them), ``cpu_nanocores`` (metrics-server's
+        exact value), ``memory_bytes`` (working set), ``window_s`` and ``timestamp_s`` (simulated
+        seconds of the later scrape). A pod started less than one or two scrapes (15 s each) ago is
+        not listed yet. ``"Node"``: ``node``, ``cpu_m``, ``cpu_percent``, ``memory_bytes``,
+        ``memory_percent`` (of allocatable, as ``kubectl top node``), ``window_s``, ``timestamp_s``.
+        See :mod:`labkit.metrics.server`.
+        """
+        import pandas as pd
+
+        ms = self.metrics_server
+        if kind.lower() in ("pod", "pods", "po"):
+            cols = ["pod", "namespace", "cpu_m", "cpu_nanocores", "memory_bytes", "window_s",
+                    "timestamp_s"]
+            rows = [{"pod": m["pod"], "namespace": m["namespace"],
+                     "cpu_m": -(-m["cpu_nanocores"] // 1_000_000),
+                     "cpu_nanocores": m["cpu_nanocores"], "memory_bytes": m["memory_bytes"],
+                     "window_s": m["window_s"], "timestamp_s": m["timestamp_s"]}
+                    for m in ms.pod_usage(namespace)]
+            return pd.DataFrame(rows, columns=cols)
+        if kind.lower() in ("node", "nodes", "no"):
+            from labkit.api.quantity import resource_amount
+
+            cols = ["node", "cpu_m", "cpu_percent", "memory_bytes", "memory_percent", "window_s",
+                    "timestamp_s"]
+            rows = []
+            for m in ms.node_usage():
+                alloc = (self._node(m["node"]).get("status") or {}).get("allocatable") or {}
+                cpu_m = -(-m["cpu_nanocores"] // 1_000_000)
+                a_cpu = resource_amount("cpu", alloc.get("cpu", "0"))
+                a_mem = resource_amount("memory", alloc.get("memory", "0"))
+                rows.append({"node": m["node"], "cpu_m": cpu_m,
+                             "cpu_percent": int(cpu_m * 100 // a_cpu) if a_cpu else None,
+                             "memory_bytes": m["memory_bytes"],
+                             "memory_percent": int(m["memory_bytes"] * 100 // a_mem) if a_mem else None,
+                             "window_s": m["window_s"], "timestamp_s": m["timestamp_s"]})
+            return pd.DataFrame(rows, columns=cols)
+        raise ValueError(f'kind {kind!r}: c.metrics takes "Pod" (kubectl top pod) or "Node" '
+                         "(kubectl top node)")
 
     # -- notebook display ---------------------------------------------------------------------
     def _repr_html_(self) -> str:

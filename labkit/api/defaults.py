@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from labkit.errors import ManifestError
 
-__all__ = ["apply_defaults", "builtin_objects", "builtin_services", "image_pull_policy", "qos_class",
-           "API_SERVER_ADDRESS", "API_SERVER_PORT"]
+__all__ = ["apply_defaults", "builtin_objects", "builtin_services", "default_behavior", "image_pull_policy",
+           "qos_class", "API_SERVER_ADDRESS", "API_SERVER_PORT"]
 
 #: The address the ``kubernetes`` Service's endpoint names: kube-apiserver's ``--advertise-address``.
 #: An ACK managed (Pro) cluster's control plane runs outside the user's VPC and is reached through
@@ -232,6 +232,8 @@ def _namespace(doc: dict[str, Any], lookup: Lookup) -> None:
 def _hpa(doc: dict[str, Any], lookup: Lookup) -> None:
     spec = doc["spec"]
     spec.setdefault("minReplicas", 1)
+    if isinstance(spec.get("behavior"), dict):
+        spec["behavior"] = default_behavior(spec["behavior"])
     # pkg/apis/autoscaling/v2/defaults.go: an empty metric list means 80% average CPU utilization.
     if not spec.get("metrics"):
         spec["metrics"] = [{"type": "Resource", "resource": {
@@ -367,3 +369,28 @@ def apply_defaults(doc: dict[str, Any], lookup: Lookup) -> dict[str, Any]:
     if fn is not None:
         fn(doc, lookup)
     return doc
+
+
+def default_behavior(behavior: dict[str, Any]) -> dict[str, Any]:
+    """``SetDefaults_HorizontalPodAutoscalerBehavior`` (``pkg/apis/autoscaling/v2/defaults.go``) on a
+    copy: each missing field of each direction from the defaults, a given policy list kept whole."""
+    up_default = {
+        "stabilizationWindowSeconds": 0,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15},
+        ],
+    }
+    down_default = {
+        "selectPolicy": "Max",
+        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+    }
+    out = {}
+    for key, default in (("scaleUp", up_default), ("scaleDown", down_default)):
+        given = dict(behavior.get(key) or {})
+        rules = {**default, **{k: v for k, v in given.items() if v is not None}}
+        if not given.get("policies"):
+            rules["policies"] = [dict(p) for p in default["policies"]]
+        out[key] = rules
+    return out

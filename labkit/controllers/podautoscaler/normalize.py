@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.api.defaults import default_behavior
+
 __all__ = [
     "Timestamped",
     "ScaleEvent",
@@ -224,28 +226,3 @@ def store_scale_event(
         events[old] = event
     else:
         events.append(event)
-
-
-def default_behavior(behavior: dict[str, Any]) -> dict[str, Any]:
-    """``SetDefaults_HorizontalPodAutoscalerBehavior`` (``pkg/apis/autoscaling/v2/defaults.go``) on a
-    copy: each missing field of each direction from the defaults, a given policy list kept whole."""
-    up_default = {
-        "stabilizationWindowSeconds": 0,
-        "selectPolicy": "Max",
-        "policies": [
-            {"type": "Pods", "value": 4, "periodSeconds": 15},
-            {"type": "Percent", "value": 100, "periodSeconds": 15},
-        ],
-    }
-    down_default = {
-        "selectPolicy": "Max",
-        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
-    }
-    out = {}
-    for key, default in (("scaleUp", up_default), ("scaleDown", down_default)):
-        given = dict(behavior.get(key) or {})
-        rules = {**default, **{k: v for k, v in given.items() if v is not None}}
-        if not given.get("policies"):
-            rules["policies"] = [dict(p) for p in default["policies"]]
-        out[key] = rules
-    return out
