@@ -134,8 +134,8 @@ class Cluster:
                                                    self.metrics_server.pod_metrics)
         self._fluid = None
         self._pools: dict[str, int] = {}
-        # ECS node pools (the cloud provider's node groups) and the cluster autoscaler, whose loop
-        # starts with the first autoscaled pool (labkit.cloud.nodepools, labkit.controllers.cluster_autoscaler)
+        # ECS node pools (the cloud provider's node groups) and the cluster autoscaler, whose loop starts
+        # with the first autoscaled pool (labkit.cloud.nodepools, labkit.controllers.cluster_autoscaler)
         from labkit.cloud.nodepools import ECSCloud
         from labkit.controllers.cluster_autoscaler import ClusterAutoscaler
 
@@ -357,8 +357,8 @@ class Cluster:
         if autoscaled:
             for param, value in (("min_size", min_size), ("max_size", max_size)):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ManifestError(param, value, f"Invalid value: an autoscaled node pool needs {param} as a "
-                                        "non-negative integer (e.g. min_size=0, max_size=10)")
+                    raise ManifestError(param, value, f"Invalid value: an autoscaled node pool needs {param} "
+                                        "as a non-negative integer (e.g. min_size=0, max_size=10)")
             assert min_size is not None and max_size is not None
             if min_size > max_size:
                 raise ManifestError("min_size", min_size, f"Invalid value: min_size must not exceed max_size "
@@ -371,8 +371,8 @@ class Cluster:
                                     f"max_size ({max_size})")
         existing = self.cloud_provider.pools.get(name)
         if existing is not None and (autoscaled or existing.autoscaled):
-            raise ManifestError("name", name, "Invalid value: an autoscaled node pool of this name exists (or is "
-                                "being made one); the cluster autoscaler sizes it, pick another name")
+            raise ManifestError("name", name, "Invalid value: an autoscaled node pool of this name exists "
+                                "(or is being made one); the cluster autoscaler sizes it, pick another name")
         start = self._pools.get(name, 0)
         pool_index = list(self._pools).index(name) if name in self._pools else len(self._pools)
         zone_list = zones or list(DEFAULT_ZONES)
@@ -415,8 +415,9 @@ class Cluster:
         for r in self.cloud_provider.node_hours(self.now):
             p = price(r["instance_type"])
             hours = r["seconds"] / 3600.0
-            rows.append({"node_pool": r["pool"], "instance_type": r["instance_type"], "instances": r["instances"],
-                         "node_hours": hours, "price_cny_per_hour": p.cny_per_hour,
+            rows.append({"node_pool": r["pool"], "instance_type": r["instance_type"],
+                         "instances": r["instances"], "node_hours": hours,
+                         "price_cny_per_hour": p.cny_per_hour,
                          "cost_cny": hours * p.cny_per_hour if p.cny_per_hour is not None else float("nan"),
                          "price_kind": p.kind, "price_source": p.source})
         cols = ["node_pool", "instance_type", "instances", "node_hours", "price_cny_per_hour", "cost_cny",

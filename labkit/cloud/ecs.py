@@ -35,7 +35,9 @@ from labkit.errors import ManifestError
 __all__ = [
     "DEFAULT_FLANNEL_PODS_PER_NODE",
     "DEFAULT_KUBELET_VERSION",
+    "ECI_RATES_CNY_PER_HOUR",
     "InstanceType",
+    "Price",
     "MAX_NODES_PER_POOL_ZONE",
     "MAX_POOL_ZONES",
     "allocatable",
@@ -45,6 +47,7 @@ __all__ = [
     "node_manifest",
     "nodepool_id",
     "pool_nodes",
+    "price",
     "region_of",
     "reserved",
     "short_node_label",
@@ -712,3 +715,53 @@ def pool_nodes(
             )
         )
     return nodes
+
+
+# --- prices ---------------------------------------------------------------------------------------
+#: The per-vCPU and per-GiB pay-as-you-go rates (CNY per hour) the illustrative ECS prices are built
+#: from: Alibaba Cloud ECI's billing page ("vCPU 0.000049 元/秒 (0.1764 元/小时)", "内存 0.00000613
+#: 元/秒 (0.0221 元/小时)"), https://help.aliyun.com/zh/eci/product-overview/elastic-container-instances,
+#: read through a third-party mirror of that page on 2026-11-26. They are ECI rates, not ECS list
+#: prices; see data/cloud/README.md.
+ECI_RATES_CNY_PER_HOUR = {"cpu": 0.1764, "memory_gib": 0.0221}
+
+
+@dataclass(frozen=True)
+class Price:
+    """An hourly pay-as-you-go price and where it comes from.
+
+    ``kind`` is ``"sourced"`` (a figure read from an Alibaba Cloud page, the instance type CSV's
+    ``price_cny_per_hour``), ``"illustrative"`` (``data/cloud/ecs_prices.csv``, built from a stated
+    rule) or ``"none"`` (no figure; ``cny_per_hour`` is None).
+    """
+
+    instance_type: str
+    cny_per_hour: float | None
+    kind: str
+    region: str | None
+    date: str | None
+    source: str
+
+
+@lru_cache(maxsize=1)
+def _price_table() -> dict[str, dict[str, str]]:
+    with (DATA_DIR / "ecs_prices.csv").open(newline="", encoding="utf-8") as handle:
+        return {row["instance_type"]: row for row in csv.DictReader(handle)}
+
+
+def price(it: str | InstanceType) -> Price:
+    """The hourly pay-as-you-go price of an instance type in cn-hangzhou, with its source.
+
+    A sourced figure in ``ecs_instance_types.csv`` wins; otherwise the illustrative row of
+    ``ecs_prices.csv``; otherwise no price. Never use these for real budgeting.
+    """
+    it = instance_type(it)
+    if it.price_cny_per_hour is not None:
+        return Price(it.name, it.price_cny_per_hour, "sourced", it.price_region, it.price_date, it.source)
+    row = _price_table().get(it.name)
+    if row is None or not row["price_cny_per_hour"]:
+        basis = row["basis"] if row else "no price in data/cloud/ecs_prices.csv"
+        return Price(it.name, None, "none", row["region"] if row else None, row["date"] if row else None,
+                     basis)
+    return Price(it.name, float(row["price_cny_per_hour"]), row["price_kind"], row["region"], row["date"],
+                 row["basis"])
