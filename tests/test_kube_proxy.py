@@ -208,7 +208,7 @@ def test_traffic_to_a_service_port_it_lacks_says_so():
     ({"rate": -1}, "requests per second"),
     ({"duration": 0}, "duration"),
     ({"arrivals": "bursty"}, "poisson"),
-    ({"mode": "fluid"}, "mode"),
+    ({"mode": "streams"}, "mode"),
     ({"timeout": 0}, "timeout"),
 ])
 def test_bad_traffic_parameters_are_refused(kw, message):

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from traffic_support import counting_vectorized, web_cluster
+from usage_support import limited_web_cluster
 
 from labkit.workloads import Diurnal, Spike, Step, Trace
 
@@ -42,10 +43,21 @@ class Outcome:
     summaries: list[list[dict[str, Any]]]  # per step, per source
     checkpoints: list[list[Any]]  # per step, per source: the frame at that instant
     vectorized_calls: int
+    usage: list[tuple[str, Any, Any, float, float]] = field(default_factory=list)  # per socket
+
+
+def usage_counters(c) -> list[tuple[str, Any, Any, float, float]]:
+    """Per serving socket: its served-work spans and its cumulative CPU and served counters now."""
+    from labkit.metrics.usage import cpu_seconds, served
+
+    return [(s.name, np.frombuffer(s.work_start), np.frombuffer(s.work_end), cpu_seconds(s, c.now),
+             served(s, c.now)) for s in c.dataplane.sockets]
 
 
 def play(sc: Scenario, engine: str, *, keep_frames: bool = False) -> Outcome:
-    web = web_cluster(engine=engine, **sc.cluster)
+    kw = dict(sc.cluster)
+    limit = kw.pop("cpu_limit", None)
+    web = web_cluster(engine=engine, **kw) if limit is None else limited_web_cluster(engine, limit, **kw)
     c = web.cluster
     start = c.now
     traffics = []
@@ -76,7 +88,16 @@ def play(sc: Scenario, engine: str, *, keep_frames: bool = False) -> Outcome:
     frames = [t.frame() for t in traffics]
     if keep_frames:
         checkpoints.append(frames)
-    return Outcome(frames, summaries, checkpoints, calls[0])
+    return Outcome(frames, summaries, checkpoints, calls[0], usage_counters(c))
+
+
+def assert_same_usage(a, b, where: str) -> None:
+    assert [u[0] for u in a] == [u[0] for u in b], where
+    for (name, s1, e1, cpu1, n1), (_, s2, e2, cpu2, n2) in zip(a, b):
+        assert len(s1) == len(s2), (where, name)
+        assert np.allclose(s1, s2, rtol=0, atol=1e-9), (where, name)
+        assert np.allclose(e1, e2, rtol=0, atol=1e-9), (where, name)
+        assert cpu1 == pytest.approx(cpu2, abs=1e-9) and n1 == pytest.approx(n2, abs=1e-9), (where, name)
 
 
 TRACE = "time_s,rate\n0,100\n3,600\n6,50\n8,300\n"
@@ -116,6 +137,13 @@ SCENARIOS = [
              [{"rate": 120, "duration": 15, "from_pod": CLIENT}], [(3.0, "fail", 1)]),
     Scenario("ipvs-rr-scaled", {"proxy_mode": "ipvs", "concurrency": 2},
              [{"rate": 200, "duration": 20}], [(3.0, "scale", 8), (9.0, "scale", 2)]),
+    # the CFS rule (service time >= k * cpu-per-request / limit) on both paths: one and four workers
+    Scenario("cpu-limited-c1", {"concurrency": 1, "cpu_limit": "250m",
+                                "annotations": {"labkit.io/cpu-per-request": "10m"}},
+             [{"rate": 120, "duration": 10}]),
+    Scenario("cpu-limited-c4", {"concurrency": 4, "cpu_limit": "500m",
+                                "annotations": {"labkit.io/cpu-per-request": "20m"}},
+             [{"rate": 150, "duration": 10, "timeout": 2.0}]),
 ]
 
 
@@ -138,6 +166,8 @@ def test_events_and_vectorized_engines_give_the_same_records(sc):
     assert sum(len(f) for f in ev.frames) > 200
     for i, (fe, fv) in enumerate(zip(ev.frames, vec.frames)):
         assert_same_records(fe, fv, f"{sc.name} source {i}")
+    assert_same_usage(ev.usage, vec.usage, sc.name)
+    assert sum(len(u[1]) for u in ev.usage) > 200  # the served-work counters were filled
     for step, (ce, cv) in enumerate(zip(ev.checkpoints, vec.checkpoints)):
         for i, (fe, fv) in enumerate(zip(ce, cv)):
             assert_same_records(fe, fv, f"{sc.name} step {step} source {i}")
@@ -266,3 +296,4 @@ def test_engines_agree_on_random_scenarios(case):
     for step, (ce, cv) in enumerate(zip(ev.checkpoints, vec.checkpoints)):
         for i, (fe, fv) in enumerate(zip(ce, cv)):
             assert_same_records(fe, fv, f"step {step} source {i}")
+    assert_same_usage(ev.usage, vec.usage, "random")

@@ -3,8 +3,11 @@
 They keep a manifest valid on a real cluster, which ignores them (KWOK's ``kwok.x-k8s.io/usage-cpu``
 is the precedent), while the simulator reads them: ``labkit.io/ready-after`` (when probes start
 passing), ``labkit.io/fail-after`` (when they start failing), ``labkit.io/sigterm-exit-after``
-(how long the app takes to exit on SIGTERM), ``labkit.io/service-time`` (how long one request takes)
-and ``labkit.io/concurrency`` (how many requests one pod serves at once). The API server checks them
+(how long the app takes to exit on SIGTERM), ``labkit.io/service-time`` (how long one request takes),
+``labkit.io/concurrency`` (how many requests one pod serves at once), ``labkit.io/cpu-per-request``
+(the CPU one request costs, in millicore-seconds: ``"15m"``) and ``labkit.io/usage-cpu`` /
+``labkit.io/usage-memory`` (a fixed usage, overriding the derived one: ``"250m"``, ``"300Mi"``;
+see :mod:`labkit.metrics.usage`). The API server checks them
 at apply time, so a badly written value is refused with its field path instead of failing later
 inside the kubelet or the traffic model.
 """
@@ -18,7 +21,8 @@ from typing import Any
 from labkit.errors import ManifestError
 
 __all__ = ["READY_AFTER", "FAIL_AFTER", "SIGTERM_EXIT_AFTER", "SERVICE_TIME", "CONCURRENCY",
-           "DURATION_ANNOTATIONS", "ServiceTime", "parse_duration", "parse_service_time", "parse_concurrency",
+           "CPU_PER_REQUEST", "USAGE_CPU", "USAGE_MEMORY", "DURATION_ANNOTATIONS", "ServiceTime",
+           "parse_duration", "parse_service_time", "parse_concurrency", "parse_cpu", "parse_memory",
            "check_app_annotations"]
 
 READY_AFTER = "labkit.io/ready-after"
@@ -26,6 +30,9 @@ FAIL_AFTER = "labkit.io/fail-after"
 SIGTERM_EXIT_AFTER = "labkit.io/sigterm-exit-after"
 SERVICE_TIME = "labkit.io/service-time"
 CONCURRENCY = "labkit.io/concurrency"
+CPU_PER_REQUEST = "labkit.io/cpu-per-request"
+USAGE_CPU = "labkit.io/usage-cpu"
+USAGE_MEMORY = "labkit.io/usage-memory"
 DURATION_ANNOTATIONS = (READY_AFTER, FAIL_AFTER, SIGTERM_EXIT_AFTER)
 #: What an application without the annotations does: one request at a time, 10 ms on average.
 DEFAULT_SERVICE_TIME = "exponential 10ms"
@@ -94,6 +101,31 @@ def parse_concurrency(text: Any, where: str) -> int:
     return int(text)
 
 
+def _quantity(text: Any, where: str, what: str, example: str) -> Any:
+    from labkit.api.quantity import check_quantity
+
+    if not isinstance(text, str):
+        raise ManifestError(where, text,
+                            f'Invalid value: {what} is a quantity written as a string, e.g. "{example}"')
+    return check_quantity(text, where)  # the API grammar; >= 0 (ValidateNonnegativeQuantity's words)
+
+
+def parse_cpu(text: Any, where: str, what: str = "a CPU amount") -> float:
+    """Cores of a CPU quantity string (``"250m"`` -> 0.25), as requests and limits are written.
+
+    ``labkit.io/usage-cpu`` is cores in use; ``labkit.io/cpu-per-request`` is core-seconds per
+    request written in the same units (``"15m"``: 15 millicore-seconds = 0.015 core-seconds).
+    """
+    return float(_quantity(text, where, what, "15m"))
+
+
+def parse_memory(text: Any, where: str) -> int:
+    """Bytes of a memory quantity string (``"300Mi"``), rounded up as ``Quantity.Value()`` does."""
+    from labkit.api.quantity import to_units
+
+    return to_units(_quantity(text, where, "a memory amount", "300Mi"))
+
+
 def check_app_annotations(annotations: dict[str, Any], path: str) -> None:
     """Refuse a ``labkit.io/*`` annotation that does not parse (``path`` is the annotations')."""
     for key in DURATION_ANNOTATIONS:
@@ -103,3 +135,8 @@ def check_app_annotations(annotations: dict[str, Any], path: str) -> None:
         parse_service_time(annotations[SERVICE_TIME], f"{path}[{SERVICE_TIME}]")
     if CONCURRENCY in annotations:
         parse_concurrency(annotations[CONCURRENCY], f"{path}[{CONCURRENCY}]")
+    for key in (CPU_PER_REQUEST, USAGE_CPU):
+        if key in annotations:
+            parse_cpu(annotations[key], f"{path}[{key}]")
+    if USAGE_MEMORY in annotations:
+        parse_memory(annotations[USAGE_MEMORY], f"{path}[{USAGE_MEMORY}]")

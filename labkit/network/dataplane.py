@@ -14,11 +14,22 @@ its listener at once and finishes what it accepted until it exits, when the rest
 failed node answers nothing (the client times out); a connection to the IP of a pod that is gone
 fails at once, as if refused (on a real node it may take an ARP timeout to fail with "no route to
 host").
+
+Each running container also has a cgroup: the kubelet's resource metrics (cumulative CPU time,
+memory working set) are read from it (:mod:`labkit.metrics.usage`). The serving container's
+socket doubles as its cgroup and carries what drives the usage: ``labkit.io/cpu-per-request``,
+``labkit.io/usage-cpu``/``usage-memory``, its CPU limit (CFS quota, spec 12.1) and the work the
+traffic model served there (:attr:`AppSocket.work_start`/``work_end``, one row per request given
+a worker; :attr:`AppSocket.fluid_start`/``fluid_end``/``fluid_n`` for fluid traffic). The pod's
+other containers get a socket that never listens (``ip == ""``, :meth:`DataPlane.run`), so they
+have a cgroup with the idle baseline and nothing else; the pod-level annotations describe the
+serving container.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,17 +37,23 @@ from typing import Any
 
 from labkit.api.annotations import (
     CONCURRENCY,
+    CPU_PER_REQUEST,
     DEFAULT_CONCURRENCY,
     DEFAULT_SERVICE_TIME,
     SERVICE_TIME,
+    USAGE_CPU,
+    USAGE_MEMORY,
     ServiceTime,
     parse_concurrency,
+    parse_cpu,
+    parse_memory,
     parse_service_time,
 )
 
-__all__ = ["AppSocket", "DataPlane", "app_params"]
+__all__ = ["AppSocket", "DataPlane", "app_params", "usage_params"]
 
 INF = math.inf
+DEFAULT_ST = ServiceTime("constant", 1.0)  # a container that serves nothing
 
 
 def app_params(pod: dict[str, Any]) -> tuple[ServiceTime, int]:
@@ -47,6 +64,38 @@ def app_params(pod: dict[str, Any]) -> tuple[ServiceTime, int]:
     conc = parse_concurrency(ann[CONCURRENCY], f"{where}[{CONCURRENCY!r}]") if CONCURRENCY in ann \
         else DEFAULT_CONCURRENCY
     return st, conc
+
+
+def usage_params(pod: dict[str, Any], container: int = 0) -> dict[str, Any]:
+    """What drives container ``container``'s resource usage: for the serving (first) container the
+    pod's ``labkit.io/cpu-per-request`` (core-seconds), ``usage-cpu`` (cores) and ``usage-memory``
+    (bytes) annotations; for every container its CPU limit in cores (``resources.limits.cpu``,
+    the CFS quota of ``pkg/kubelet/cm/helpers_linux.go``), or None."""
+    ann = pod["metadata"].get("annotations") or {} if container == 0 else {}
+    where = "metadata.annotations"
+    spec = ((pod.get("spec") or {}).get("containers") or [{}])[container] if container >= 0 else {}
+    limit = ((spec.get("resources") or {}).get("limits") or {}).get("cpu")
+    return {
+        "container": spec.get("name", ""),
+        "cpu_per_request": parse_cpu(ann[CPU_PER_REQUEST], f"{where}[{CPU_PER_REQUEST!r}]")
+        if CPU_PER_REQUEST in ann else 0.0,
+        "usage_cpu": parse_cpu(ann[USAGE_CPU], f"{where}[{USAGE_CPU!r}]") if USAGE_CPU in ann else None,
+        "usage_memory": parse_memory(ann[USAGE_MEMORY], f"{where}[{USAGE_MEMORY!r}]")
+        if USAGE_MEMORY in ann else None,
+        # MilliValue (ceil), as the kubelet computes the quota from it (MilliCPUToQuota)
+        "cpu_limit": _limit_cores(limit),
+    }
+
+
+def _limit_cores(limit: Any) -> float | None:
+    if limit is None:
+        return None
+    from labkit.api.quantity import check_quantity, to_millis
+
+    m = to_millis(check_quantity(limit, "resources.limits.cpu"))
+    # helpers_linux.go MilliCPUToQuota: quota = max(1000 µs, milliCPU * period / 1000), period 100 ms
+    quota_us = max(1000, m * 100_000 // 1000)
+    return quota_us / 100_000
 
 
 @dataclass(eq=False)
@@ -74,6 +123,34 @@ class AppSocket:
     free: list[float] = field(default_factory=list)
     inflight: deque = field(default_factory=deque)
     draws: Any = None  # the traffic model's service-time stream
+    # -- the container's cgroup (labkit.metrics.usage) --------------------------------------
+    container: str = ""
+    started: float = 0.0  # the container's start (its CPU counter is 0 then)
+    cpu_per_request: float = 0.0  # core-seconds one request costs (labkit.io/cpu-per-request)
+    usage_cpu: float | None = None  # fixed usage in cores (labkit.io/usage-cpu)
+    usage_memory: int | None = None  # fixed working set in bytes (labkit.io/usage-memory)
+    cpu_limit: float | None = None  # cores per period the CFS quota allows (None: no limit)
+    #: per request given a worker: when its service started and ended (the CPU it costs is spread
+    #: evenly over that span); appended by the traffic engine, in the same order on both paths
+    work_start: array = field(default_factory=lambda: array("d"))
+    work_end: array = field(default_factory=lambda: array("d"))
+    #: fluid traffic: per tick, ``fluid_n`` requests served evenly over [start, end)
+    fluid_start: array = field(default_factory=lambda: array("d"))
+    fluid_end: array = field(default_factory=lambda: array("d"))
+    fluid_n: array = field(default_factory=lambda: array("d"))
+    usage: Any = None  # labkit.metrics.usage's incremental state
+
+    @property
+    def serving(self) -> bool:
+        return self.ip != ""
+
+    #: The CPU-bound service time of one request alone, ``cpu-per-request / limit`` (0 when
+    #: unlimited); with ``k`` requests in service it is ``k`` times that (engine docstring).
+    throttle_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cpu_limit is not None and self.cpu_per_request:
+            self.throttle_s = self.cpu_per_request / self.cpu_limit
 
     def accepts(self, t: float) -> bool:
         """Whether a new connection at ``t`` is accepted (else it is refused)."""
@@ -87,6 +164,10 @@ class DataPlane:
         self.apps: dict[str, AppSocket] = {}  # pod IP -> the socket answering there now
         self.last: dict[str, AppSocket] = {}  # pod IP -> the last socket it had (records name the pod)
         self.sockets: list[AppSocket] = []  # every socket ever, by index (records refer to them)
+        self.containers: list[AppSocket] = []  # every container's cgroup ever, serving or not
+        self._by_uid: dict[str, list[AppSocket]] = {}  # pod uid -> its containers' cgroups
+        self._by_node: dict[str, list[AppSocket]] = {}  # node -> its containers not yet read as exited
+        self.retired_cpu: dict[str, float] = {}  # node -> CPU seconds of its exited containers
         self.down: set[str] = set()  # failed nodes
         self.node_ips: dict[str, str] = {}  # node name -> InternalIP
         self._listeners: list[Callable[[str, Any, float], None]] = []
@@ -111,11 +192,37 @@ class DataPlane:
         sock = AppSocket(ip, meta["namespace"], meta["name"], meta["uid"], node, st, conc,
                          f"{meta['uid']}/{restarts}", started + ready_after,
                          started + fail_after if fail_after is not None else INF,
-                         index=len(self.sockets), free=[started] * conc)
+                         index=len(self.sockets), free=[started] * conc, started=started,
+                         **usage_params(pod, 0))
         self.sockets.append(sock)
         self.apps[ip] = sock
         self.last[ip] = sock
+        self._add_container(sock)
         return sock
+
+    def run(self, pod: dict[str, Any], container: str, node: str, started: float, restarts: int
+            ) -> AppSocket:
+        """A container that serves no traffic started: only its cgroup (resource usage) exists."""
+        meta = pod["metadata"]
+        names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        i = names.index(container) if container in names else -1
+        # the first container without a pod IP still follows the pod's annotations
+        params = usage_params(pod, i) if i >= 0 else {"container": container}
+        sock = AppSocket("", meta["namespace"], meta["name"], meta["uid"], node, DEFAULT_ST, 1,
+                         f"{meta['uid']}/{container}/{restarts}", INF, started=started, **params)
+        self._add_container(sock)
+        return sock
+
+    def containers_on(self, node: str) -> list[AppSocket]:
+        """The node's cgroups not yet read as exited (the metrics reader prunes this list)."""
+        return self._by_node.setdefault(node, [])
+
+    def _add_container(self, sock: AppSocket) -> None:
+        self.containers.append(sock)
+        self._by_node.setdefault(sock.node, []).append(sock)
+        mine = self._by_uid.setdefault(sock.uid, [])
+        mine[:] = [s for s in mine if s.exit_at == INF]
+        mine.append(sock)
 
     def close(self, sock: AppSocket, t: float) -> None:
         """SIGTERM reached the application: it stops accepting new connections."""
@@ -134,6 +241,9 @@ class DataPlane:
         sock = self.apps.pop(ip, None)
         if sock is not None:
             self.exit(sock, t)
+            for other in self._by_uid.pop(sock.uid, []):  # the sandbox takes every container with it
+                if other.exit_at == INF:
+                    other.exit_at = other.closed_at = t
 
     # -- written by the facade (Cluster.fail_node / recover_node) ----------------------------
     def set_node_down(self, node: str, down: bool, t: float) -> None:

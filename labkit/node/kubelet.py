@@ -577,6 +577,9 @@ class Kubelets:
                 # The first container serves the pod's traffic (labkit.network.dataplane).
                 ctr.socket = self.dataplane.serve(pod, rt.pod_ip, node, float(env.now), rt.app.ready_after,
                                                   rt.app.fail_after, ctr.restarts)
+            elif self.dataplane is not None:
+                # The others only have a cgroup: their resource usage (labkit.metrics.usage).
+                ctr.socket = self.dataplane.run(pod, c["name"], node, float(env.now), ctr.restarts)
             self._sync_status(rt)
             for worker in ctr.probes.values():
                 # UpdatePodStatus after the start: a started container without a readiness verdict

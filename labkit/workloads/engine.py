@@ -26,6 +26,24 @@ with numpy (per-node choices, then per-pod Lindley recursion with cumulative max
 proxy mode allows (``iptables``/``nftables`` random, ipvs ``rr``, no session affinity, Service IP
 targets); ``"auto"`` (the default) takes the vectorized way where it can. A test checks that
 both give the same records.
+
+Served work. Every request given a worker appends its service span ``[start, end)`` to its
+pod's socket (``AppSocket.work_start``/``work_end``), in arrival order on both paths: the
+kubelet's CPU counters are derived from those spans (:mod:`labkit.metrics.usage`: each request
+costs ``labkit.io/cpu-per-request``, spread evenly over its span, counted in per-second bins).
+
+CPU limits (CFS quota, spec 12.1, ``pkg/kubelet/cm/helpers_linux.go``). A container with limit
+``L`` cores gets at most ``L × period`` of CPU per 100 ms period, all its threads together. A
+request that costs ``q`` core-seconds and is one of ``k`` requests in service shares that quota
+with the others: at most ``L / k`` cores, so it needs at least ``k·q / L`` seconds. The rule:
+a request's service time is ``max(draw, k·q / L)``, with ``k`` counted when it starts (itself
+plus the pod's workers still busy then; :func:`throttled`). With one worker that is
+``max(draw, q / L)``; when all ``c`` workers are busy the pod answers at most
+``c / (c·q / L) = L / q`` requests per second, its CPU-bound capacity, and latency grows as
+the queue does; a pod far from its limit keeps its drawn service times. Because ``k`` is frozen
+at a request's start, overlapping requests can briefly ask for more than ``L``: the usage model
+counts at most ``L`` per second (what the quota lets through), so usage never exceeds the limit
+averaged over whole seconds (ten CFS periods). Both paths use the same step, so they still agree.
 """
 
 from __future__ import annotations
@@ -131,6 +149,17 @@ class Source:
             pos = np.concatenate(out) if out else np.empty(0)
         times = self.start + np.interp(pos, self._lam, self._knots)
         return times[times < min(t1, self.end)] if t1 < self.end else times
+
+
+def throttled(free: list[float], start: float, st: float, q: float) -> float:
+    """A request's service time under its pod's CFS quota (see the module docstring): at least
+    ``k * q``, ``k`` the requests in service once it starts (itself and every other worker still
+    busy then), ``q = cpu-per-request / limit``."""
+    k = 1
+    for f in free[1:]:
+        if f > start:
+            k += 1
+    return st if st >= k * q else k * q
 
 
 class Records:
@@ -363,13 +392,20 @@ class TrafficEngine:
                             else:
                                 free = sock.free
                                 st = self._one_service_time(sock)
+                                q = sock.throttle_s
                                 if len(free) == 1:
                                     start = free[0] if free[0] > t else t
+                                    if q > st:
+                                        st = q
                                     end = free[0] = start + st
                                 else:
                                     start = free[0] if free[0] > t else t
+                                    if q:
+                                        st = throttled(free, start, st, q)
                                     end = start + st
                                     heapq.heapreplace(free, end)
+                                sock.work_start.append(start)
+                                sock.work_end.append(end)
                                 if external and not rules.external_local:
                                     hop = SNAT  # kube-proxy masquerades: the pod sees the node's IP
                                     if sock.node != node:
@@ -547,17 +583,27 @@ class TrafficEngine:
                 continue
             a = times[serve]
             st = self._service_times(sock, len(serve))
+            q = sock.throttle_s
             if len(sock.free) == 1:
+                if q:
+                    st = np.maximum(st, q)
                 c = np.cumsum(st)
                 end = c + np.maximum(sock.free[0], np.maximum.accumulate(a - (c - st)))
                 sock.free[0] = float(end[-1])
+                begin = end - st
             else:
                 end = np.empty(len(serve))
+                begin = np.empty(len(serve))
                 free = sock.free
                 for i, (ai, si) in enumerate(zip(a.tolist(), st.tolist())):
                     start = free[0] if free[0] > ai else ai
+                    if q:
+                        si = throttled(free, start, si, q)
+                    begin[i] = start
                     end[i] = start + si
                     heapq.heapreplace(free, end[i])
+            sock.work_start.frombytes(begin.tobytes())
+            sock.work_end.frombytes(end.tobytes())
             late = (end > sock.hang_at + SLACK) | (end - a > timeout[serve] + SLACK)
             status[serve] = np.where(late, TIMEOUT, OK)
             done[serve] = np.where(late, a + timeout[serve], end)
