@@ -416,7 +416,10 @@ class TrafficEngine:
                                 else:
                                     status, done = OK, end
                                 infl = sock.inflight
-                                while infl and rec.done[infl[0]] <= t:
+                                while infl:
+                                    head = infl[0]
+                                    if (head[1] if head.__class__ is tuple else rec.done[head]) > t:
+                                        break
                                     infl.popleft()
                                 infl.append(idx)
                                 if algorithm == "lc":
@@ -516,20 +519,23 @@ class TrafficEngine:
                 nodes = np.asarray(s.nodes_now, dtype=object)
                 client_node[sel] = nodes[client[sel]]
         keys = {s.id: proxy.by_vip.get(s.vip) for s in self.sources}
+        distinct = list(dict.fromkeys(keys.values()))
+        key_of_source = np.asarray([distinct.index(keys[s.id]) for s in self.sources], dtype=np.int64)
         chosen: dict[int, list] = {}
         for node in dict.fromkeys(client_node.tolist()):
             at_node = np.flatnonzero(client_node == node)
             node_idx[at_node] = self.node_index(node)
             if node in dp.down:
                 continue
-            req_key = [keys[i] for i in src[at_node].tolist()]
+            req_key = key_of_source[src[at_node]]
             n_req = np.zeros(len(at_node), dtype=np.int64)
             by_key: dict[Any, tuple[Any, np.ndarray]] = {}
-            for key in dict.fromkeys(req_key):
+            for j in np.unique(req_key).tolist():
+                key = distinct[j]
                 rules = proxy.rules_at(key, node, t0)[0] if key is not None else None
                 if rules is None:
                     continue
-                mine = np.fromiter((k == key for k in req_key), dtype=bool, count=len(req_key))
+                mine = req_key == j
                 targets = rules.targets(node, False)
                 if not targets:
                     if not rules.internal_local or not rules.usable:
@@ -577,9 +583,11 @@ class TrafficEngine:
             status[rows[refused]] = REFUSED
             done[rows[refused]] = t[refused]
             serve = rows[~refused & ~hung]
-            held = (rows[hung] + len(self.records)).tolist()  # accepted, never answered: an exit resets them
+            held = rows[hung]  # accepted, never answered: an exit resets them
+            held_chunk = (held + len(self.records), float(done[held].max())) if len(held) else None
             if not len(serve):
-                sock.inflight.extend(held)
+                if held_chunk is not None:
+                    sock.inflight.append(held_chunk)
                 continue
             a = times[serve]
             st = self._service_times(sock, len(serve))
@@ -609,10 +617,15 @@ class TrafficEngine:
             done[serve] = np.where(late, a + timeout[serve], end)
             base = len(self.records)
             infl = sock.inflight
-            while infl and self.records.done[infl[0]] <= a[0]:
+            first, rdone = float(a[0]), self.records.done
+            while infl:  # entries: a record index (events path) or (indices, latest done) chunks
+                head = infl[0]
+                if (head[1] if head.__class__ is tuple else rdone[head]) > first:
+                    break
                 infl.popleft()
-            infl.extend((serve + base).tolist())
-            infl.extend(held)
+            infl.append((serve + base, float(done[serve].max())))
+            if held_chunk is not None:
+                infl.append(held_chunk)
         hop = np.zeros(m, dtype=np.int8)
         self.records.extend(times, done, status, sock_idx, node_idx, src, client, hop)
         if m:
@@ -635,7 +648,10 @@ class TrafficEngine:
     def _cut(self, sock: AppSocket, t: float, how: int) -> None:
         """The requests ``sock`` still held at ``t`` end: reset by the exit, or never answered."""
         rec = self.records
-        for i in sock.inflight:
+        indices = []
+        for entry in sock.inflight:
+            indices.extend(entry[0].tolist() if entry.__class__ is tuple else (entry,))
+        for i in indices:
             if rec.done[i] > t and rec.sent[i] < t:
                 if how == RESET:
                     rec.status[i], rec.done[i] = RESET, t

@@ -14,7 +14,6 @@ step-by-step :attr:`trace` for ``Cluster.explain_hpa``.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +55,9 @@ class HPAState:
     scale_down_events: list[nz.ScaleEvent] = field(default_factory=list)
 
     def copy(self) -> HPAState:
-        return copy.deepcopy(self)
+        return HPAState([nz.Timestamped(r.replicas, r.time) for r in self.recommendations],
+                        [nz.ScaleEvent(e.change, e.time, e.outdated) for e in self.scale_up_events],
+                        [nz.ScaleEvent(e.change, e.time, e.outdated) for e in self.scale_down_events])
 
 
 @dataclass
