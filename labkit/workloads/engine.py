@@ -511,20 +511,21 @@ class TrafficEngine:
         done = times + timeout
         sock_idx = np.full(m, -1, dtype=np.int64)
         node_idx = np.full(m, -1, dtype=np.int64)
-        # the entry node of every request, and the endpoint its kube-proxy picks
-        client_node = np.empty(m, dtype=object)
+        # the entry node of every request (as an engine node index), and the endpoint its kube-proxy picks
+        client_node = np.empty(m, dtype=np.int64)
         for s in self.sources:
-            sel = src == s.id
-            if sel.any():
-                nodes = np.asarray(s.nodes_now, dtype=object)
-                client_node[sel] = nodes[client[sel]]
+            sel = src == s.id if len(self.sources) > 1 else slice(None)
+            if len(self.sources) == 1 or sel.any():
+                ids = np.asarray([self.node_index(n) for n in s.nodes_now], dtype=np.int64)
+                client_node[sel] = ids[client[sel]]
         keys = {s.id: proxy.by_vip.get(s.vip) for s in self.sources}
         distinct = list(dict.fromkeys(keys.values()))
         key_of_source = np.asarray([distinct.index(keys[s.id]) for s in self.sources], dtype=np.int64)
         chosen: dict[int, list] = {}
-        for node in dict.fromkeys(client_node.tolist()):
-            at_node = np.flatnonzero(client_node == node)
-            node_idx[at_node] = self.node_index(node)
+        for nid in np.unique(client_node).tolist():
+            node = self.nodes[nid]
+            at_node = np.flatnonzero(client_node == nid)
+            node_idx[at_node] = nid
             if node in dp.down:
                 continue
             req_key = key_of_source[src[at_node]]
@@ -557,9 +558,12 @@ class TrafficEngine:
                     pick[mine] = (self._rr.get(rk, -1) + 1 + np.arange(k)) % len(targets)
                     self._rr[rk] = int(pick[mine][-1])
             for targets, mine in by_key.values():
+                rows_k, pick_k = at_node[mine], pick[mine]
+                order = np.argsort(pick_k, kind="stable")
+                bounds = np.searchsorted(pick_k[order], np.arange(len(targets) + 1))
                 for j, ep in enumerate(targets):
-                    got = at_node[mine & (pick == j)]
-                    if len(got):
+                    if bounds[j + 1] > bounds[j]:
+                        got = rows_k[order[bounds[j]:bounds[j + 1]]]
                         chosen.setdefault(id(ep), [ep, []])[1].append(got)
         accepted: dict[int, tuple[Any, np.ndarray]] = {}
         for ep, groups in chosen.values():
