@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
-__all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_idle_node", "check_node_of_pod",
-           "check_pool_prediction", "check_prestop", "check_reason_count", "check_rollout_peak",
-           "check_selected_count", "check_service_selects", "check_toleration"]
+__all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_flapping_fix",
+           "check_hpa_proposal", "check_idle_node", "check_node_of_pod", "check_pool_prediction",
+           "check_prestop", "check_reason_count", "check_rollout_peak", "check_selected_count",
+           "check_service_selects", "check_toleration"]
 
 
 class Verdict:
@@ -592,6 +593,90 @@ def check_idle_node(node: Any, cluster: Cluster, service: str, namespace: str = 
                         "load.")
     return _correct(f"{given} runs no pod of {service}, so the SLB's health check leaves it out (so do "
                     f"{', '.join(n for n in idle if n != given)}).")
+
+
+def check_hpa_proposal(prediction: Any, inputs: dict[str, Any]) -> Verdict:
+    """Exercise 04 (a prediction): the replica count the HPA proposes for these samples.
+
+    ``inputs`` are the arguments of :func:`labkit.hpa.reconcile` (as
+    :func:`labkit.widgets.autoscaling.hpa_inputs` builds them); the answer is the sync's proposal,
+    the replica calculator's result before stabilization and limits. Once the learner has
+    committed to a number, the arithmetic is told.
+    """
+    import math as _math
+
+    from labkit.hpa import reconcile
+
+    if prediction is ...:
+        return _start("add up the samples and the requests, take usage as a percentage of the requests, "
+                      "compare it with the target, and scale the current number of pods by that ratio "
+                      "(rounded up).")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        return _hint(f"a prediction here is a whole number of replicas (an int), got "
+                     f"{_type_name(prediction)}.")
+    result = reconcile(**inputs)
+    calc = next((c for c in result.calculations if not isinstance(c, str)), None)
+    if calc is None or result.proposal is None:
+        return _hint("the HPA could not compute a proposal from these inputs; rebuild them with hpa_inputs.")
+    spec = inputs["hpa"]["spec"]
+    target = spec["metrics"][0]["resource"]["target"]["averageUtilization"]
+    used = [p for p in calc.ready if p in calc.samples]
+    usage = sum(calc.samples[p] for p in used)
+    request = sum(calc.requests[p] for p in used)
+    util = usage * 100 // request if request else 0
+    ratio = util / target
+    current = inputs["scale"]["spec_replicas"]
+    within = abs(ratio - 1) <= 0.1
+    arithmetic = (f"usage {usage / 1000:g} of {request / 1000:g} CPU requested is {util}% (rounded down), "
+                  f"against a {target}% target: ratio {util}/{target} = {ratio:.3f}, ")
+    arithmetic += ("within the 10% tolerance, so no change: " if within else
+                   f"outside the 10% tolerance, so ceil({ratio:.3f} x {len(used)} pods) = "
+                   f"{_math.ceil(ratio * len(used) - 1e-9)}: ")
+    arithmetic += f"the HPA proposes {result.proposal} (from {current})."
+    if prediction == result.proposal:
+        return _correct(f"you predicted {prediction}: {arithmetic} This is step 3 of the article, done by "
+                        "the replica calculator every 15 s.")
+    return _say(False, f"Not what happens: you predicted {prediction}, but {arithmetic}")
+
+
+def check_flapping_fix(behavior: Any, max_scale_downs: int = 1) -> Verdict:
+    """Exercise 04: a ``spec.behavior`` with which the oscillating load scales ``web`` down at most once.
+
+    The check runs the chapter's scenario with it (:func:`labkit.widgets.autoscaling.flapping_run`:
+    a fresh cluster, the HPA with this ``behavior``, 15 minutes of load alternating between 120 and
+    60 requests per second every 90 s) and counts the HPA's scale-downs. Right when there are at most
+    ``max_scale_downs``. A behavior the API server refuses gets its message.
+    """
+    from labkit.errors import ManifestError
+    from labkit.widgets.autoscaling import RUN_S, flapping_run
+
+    if behavior is ...:
+        return _start("the HPA scales down as soon as a low phase starts because its scale-down "
+                      "stabilization window is 0 s. Write a dict for spec.behavior with a scaleDown part "
+                      "that makes it wait longer than a low phase lasts.")
+    if not isinstance(behavior, dict):
+        return _hint(f"expected a dict, the value of the HPA's spec.behavior, got {_type_name(behavior)}.")
+    if "behavior" in behavior or "spec" in behavior:
+        return _hint("give the value of spec.behavior (what goes under behavior: in YAML), not a larger "
+                     "part of the manifest.")
+    try:
+        timeline = flapping_run(behavior)
+    except ManifestError as e:
+        return _hint(f"the API server would refuse that behavior: {e}")
+    downs = timeline.summary["scale_downs"]
+    ups = timeline.summary["scale_ups"]
+    if downs > max_scale_downs:
+        return _hint(f"with that behavior the HPA still scaled down {downs} times (and up {ups} times) in "
+                     f"{RUN_S // 60} minutes. The low phases last 90 s: a scale-down recommendation must "
+                     "be the highest of everything recommended over a longer stretch than that.")
+    window = ((behavior.get("scaleDown") or {}).get("stabilizationWindowSeconds")
+              if isinstance(behavior.get("scaleDown"), dict) else None)
+    note = (" Note: without a stabilizationWindowSeconds in scaleDown the controller's own 300 s applies."
+            if window is None else "")
+    return _correct(f"{downs} scale-down{'s' * (downs != 1)} and {ups} scale-up{'s' * (ups != 1)} in "
+                    f"{RUN_S // 60} minutes. The HPA now takes the highest recommendation of the window, so "
+                    "a short low phase no longer takes pods away that the next high phase needs "
+                    f"again.{note}")
 
 
 def _say(correct: bool, text: str) -> Verdict:

@@ -15,7 +15,8 @@ from labkit.views import PALETTE, node_usage
 
 __all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap",
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
-           "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure"]
+           "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure",
+           "autoscaling_figure", "day_figure", "cost_figure"]
 
 
 
@@ -483,5 +484,150 @@ def requests_over_time_figure(over_time: pd.DataFrame, title: str = "", event_s:
     ax.legend(title="outcome (count)", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               fontsize="small", title_fontsize="small")
     ax.grid(axis="y", color="0.9")
+    ax.set_axisbelow(True)
+    return fig
+
+
+# -- chapter 04: autoscaling --------------------------------------------------------------------------------
+def _load_and_replicas(ax: Any, t: Any, frame: pd.DataFrame, max_replicas: int | None) -> None:
+    """Offered load as a grey area (left axis) and the Deployment's replicas as steps (right axis)."""
+    ax.fill_between(t, frame["rate_rps"], step="post", color="0.85", label="offered load (requests/s)")
+    ax.set_ylabel("requests/s")
+    ax.set_ylim(0, max(float(frame["rate_rps"].max()), 1.0) * 1.15)
+    right = ax.twinx()
+    right.step(t, frame["replicas"], where="post", color=PALETTE[0], linewidth=2, label="replicas (spec)")
+    right.step(t, frame["ready"], where="post", color=PALETTE[1], linewidth=1.5, linestyle="--",
+               label="ready pods")
+    top = max(int(frame["replicas"].max()), max_replicas or 0, 1)
+    if max_replicas:
+        right.axhline(max_replicas, color="0.4", linewidth=1, linestyle=(0, (1, 3)),
+                      label=f"maxReplicas ({max_replicas})")
+    right.set_ylim(0, top * 1.2)
+    right.set_ylabel("pods")
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.09, 1.0), frameon=False,
+              fontsize="small")
+
+
+def autoscaling_figure(frame: pd.DataFrame, target: int, slo_ms: float = 100.0, title: str = "",
+                       max_replicas: int | None = None, dpi: float | None = None) -> Figure:
+    """One run of the HPA over time: load and replicas, CPU utilization against the target, p95
+    latency against the SLO (a :class:`labkit.widgets.autoscaling.Timeline` frame).
+
+    Parameters
+    ----------
+    frame:
+        ``t_s``, ``rate_rps``, ``replicas``, ``ready``, ``utilization_pct`` and ``p95_ms`` per sample.
+    target:
+        The HPA's target utilization (%), drawn with its tolerance band (±10% of the target).
+    slo_ms:
+        The latency objective for p95 (ms), a dotted line.
+    title, max_replicas:
+        What was run; ``maxReplicas`` as a dotted line on the replicas axis.
+    dpi:
+        Resolution (None: matplotlib's default); the panel draws at 72 to stay quick.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three axes over one time axis in minutes.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.2, 5.6), dpi=dpi)
+    fig.subplots_adjust(left=0.09, right=0.68, bottom=0.09, top=0.91, hspace=0.28)
+    load_ax, util_ax, lat_ax = fig.subplots(3, 1, sharex=True)
+    t = np.asarray(frame["t_s"], dtype=float) / 60
+    _load_and_replicas(load_ax, t, frame, max_replicas)
+    load_ax.set_title("Load and replicas", fontsize="medium", loc="left", y=1.0)
+
+    util = np.asarray(frame["utilization_pct"].astype("float64"), dtype=float)
+    util_ax.axhspan(target * 0.9, target * 1.1, color=PALETTE[2], alpha=0.15, linewidth=0,
+                    label="tolerance (\u00b110%)")
+    util_ax.axhline(target, color=PALETTE[2], linestyle="--", linewidth=1.5, label=f"target ({target}%)")
+    util_ax.step(t, util, where="post", color=PALETTE[0], linewidth=2, label="what the HPA saw")
+    util_ax.set_ylabel("CPU / request (%)")
+    util_ax.set_ylim(0, max(np.nanmax(util) if np.isfinite(util).any() else 0, target * 1.2) * 1.1)
+    util_ax.set_title("CPU utilization (average over the pods, of their requests)", fontsize="medium",
+                      loc="left", y=1.0)
+    util_ax.legend(loc="upper left", bbox_to_anchor=(1.09, 1.0), frameon=False, fontsize="small")
+
+    p95 = np.asarray(frame["p95_ms"], dtype=float)
+    lat_ax.step(t, p95, where="post", color=PALETTE[5], linewidth=2, label="p95 latency")
+    lat_ax.axhline(slo_ms, color="black", linestyle=":", linewidth=1.5, label=f"SLO ({slo_ms:g} ms)")
+    over = np.where(p95 > slo_ms, p95, np.nan)
+    lat_ax.fill_between(t, slo_ms, over, step="post", color=PALETTE[5], alpha=0.25, linewidth=0,
+                        label="over the SLO")
+    lat_ax.set_yscale("log")
+    finite = p95[np.isfinite(p95)]
+    lat_ax.set_ylim(10, max(float(finite.max()) if len(finite) else 0, slo_ms) * 2)
+    lat_ax.set_ylabel("p95 (ms, log)")
+    lat_ax.set_title("p95 latency of the requests sent in each 15 s", fontsize="medium", loc="left", y=1.0)
+    lat_ax.legend(loc="upper left", bbox_to_anchor=(1.09, 1.0), frameon=False, fontsize="small")
+    lat_ax.set_xlabel("time since the traffic started (min)")
+    for ax in (load_ax, util_ax, lat_ax):
+        ax.grid(axis="x", color="0.9")
+        ax.set_xlim(0, float(t[-1]) if len(t) else 1)
+    fig.suptitle(title or "The HPA at work", x=0.02, y=0.985, ha="left", fontsize="medium")
+    return fig
+
+
+def day_figure(frame: pd.DataFrame, title: str = "", max_replicas: int | None = None) -> Figure:
+    """A day with the HPA and the cluster autoscaler: load and replicas, pending pods, nodes.
+
+    ``frame`` as for :func:`autoscaling_figure`, with ``pending`` and ``nodes``; the time axis is in
+    hours of the day.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.2, 5.2))
+    fig.subplots_adjust(left=0.09, right=0.68, bottom=0.1, top=0.9, hspace=0.32)
+    load_ax, pend_ax, node_ax = fig.subplots(3, 1, sharex=True)
+    t = np.asarray(frame["t_s"], dtype=float) / 3600
+    _load_and_replicas(load_ax, t, frame, max_replicas)
+    load_ax.set_title("Load and replicas (the HPA)", fontsize="medium", loc="left", y=1.0)
+    pend_ax.step(t, frame["pending"], where="post", color=PALETTE[5], linewidth=2,
+                 label="pending pods (no node yet)")
+    pend_ax.set_ylabel("pods")
+    pend_ax.set_ylim(0, max(int(frame["pending"].max()), 1) * 1.3)
+    pend_ax.set_title("Pods waiting for a node", fontsize="medium", loc="left", y=1.0)
+    pend_ax.legend(loc="upper left", bbox_to_anchor=(1.09, 1.0), frameon=False, fontsize="small")
+    node_ax.step(t, frame["nodes"], where="post", color=PALETTE[2], linewidth=2, label="Ready nodes")
+    node_ax.set_ylabel("nodes")
+    node_ax.set_ylim(0, max(int(frame["nodes"].max()), 1) + 1)
+    node_ax.set_title("Nodes (the cluster autoscaler)", fontsize="medium", loc="left", y=1.0)
+    node_ax.legend(loc="upper left", bbox_to_anchor=(1.09, 1.0), frameon=False, fontsize="small")
+    node_ax.set_xlabel("time of day (h)")
+    node_ax.set_xticks(range(0, 25, 3))
+    for ax in (load_ax, pend_ax, node_ax):
+        ax.grid(axis="x", color="0.9")
+        ax.set_xlim(0, 24)
+    fig.suptitle(title or "A day of traffic", x=0.02, y=0.985, ha="left", fontsize="medium")
+    return fig
+
+
+def cost_figure(costs: dict[str, float], title: str = "Cost of one day") -> Figure:
+    """One bar per way of running the day (CNY per day), each labelled with its value."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 2.4))
+    fig.subplots_adjust(left=0.33, right=0.93, bottom=0.24, top=0.84)
+    ax = fig.subplots()
+    names = list(costs)
+    values = [float(costs[n]) for n in names]
+    bars = ax.barh(range(len(names)), values, color=[PALETTE[k % len(PALETTE)] for k in range(len(names))],
+                   edgecolor="black", linewidth=0.5)
+    for bar, hatch in zip(bars, ["", "//", "..", "xx"]):
+        bar.set_hatch(hatch)
+    for k, v in enumerate(values):
+        ax.text(v, k, f" {v:.1f}", va="center", fontsize="small")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(values, default=1) * 1.2 or 1)
+    ax.set_xlabel("cost per day (CNY, illustrative prices)")
+    ax.set_title(title, fontsize="medium")
+    ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
     return fig

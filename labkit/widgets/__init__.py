@@ -14,6 +14,8 @@ stays as light as ``import labkit``.
 ``load_balance``                  the load-balance panel's run: one minute of traffic, per pod
 ``failure_panel``                 a pod deleted, a node failed, a rollout: requests by outcome (chapter 03)
 ``failure_run``                   the failure panel's run: traffic with one disturbance 10 s in
+``autoscaling_panel``             pattern, target, bounds, scale-down window: the HPA at work (chapter 04)
+``autoscale_run``                 the autoscaling panel's run: 15 minutes of one load pattern, sampled
 ``PANEL_TEXT``                    what a panel says in plain text (a notebook not yet run)
 ================================  ================================================
 """
@@ -21,10 +23,11 @@ stays as light as ``import labkit``.
 from __future__ import annotations
 
 from labkit.widgets._panel import PANEL_TEXT
+from labkit.widgets.autoscaling import autoscale_run, autoscaling_panel
 from labkit.widgets.scheduling import place, playground_cluster, pods_per_zone, scheduling_playground
 from labkit.widgets.service_discovery import failure_panel, failure_run, load_balance, load_balance_panel
 from labkit.widgets.timeline import step_html, timeline_stepper
 
 __all__ = ["timeline_stepper", "step_html", "scheduling_playground", "playground_cluster", "place",
            "pods_per_zone", "load_balance_panel", "load_balance", "failure_panel", "failure_run",
-           "PANEL_TEXT"]
+           "autoscaling_panel", "autoscale_run", "PANEL_TEXT"]

@@ -75,7 +75,7 @@ PANEL = ".jp-Notebook .labkit-panel"
 LATENCY_FILE = "widget-latency.json"
 SERVER_START_S = 60
 KERNEL_START_S = 45
-RUN_ALL_MS = 60_000
+RUN_ALL_MS = 120_000  # chapter 04 simulates a whole day (about 30 s)
 UI_MS = 20_000
 
 # Execution counts of the code cells in document order, how many are queued or running ([*]),
@@ -174,6 +174,16 @@ NOTEBOOKS = {
             Act("slider", "replicas", "End"), Act("slider", "replicas", "ArrowLeft"),
         ), panel=1),
     ),
+    # The autoscaling panel: the scale-down window (a fresh run per new window, unless the
+    # background prefetch got there first) alternates with the load-pattern buttons; then the
+    # target utilization is dragged to 50%.
+    "notebooks/04_autoscaling.ipynb": Drive("target utilization", 50, (
+        Act("slider", "scale-down window", "ArrowLeft"), Act("button", "", "step"),
+        Act("slider", "scale-down window", "ArrowLeft"), Act("button", "", "oscillating"),
+        Act("slider", "maxReplicas", "ArrowLeft"), Act("button", "", "spike"),
+        Act("slider", "minReplicas", "ArrowRight"), Act("button", "", "daily wave"),
+        Act("slider", "scale-down window", "ArrowLeft"), Act("button", "", "oscillating"),
+    )),
 }
 
 
