@@ -525,7 +525,7 @@ def autoscaling_figure(frame: pd.DataFrame, target: int, slo_ms: float = 100.0, 
     title, max_replicas:
         What was run; ``maxReplicas`` as a dotted line on the replicas axis.
     dpi:
-        Resolution (None: matplotlib's default); the panel draws at 72 to stay quick.
+        Resolution (None: matplotlib's default); the panel draws at 90 to stay quick.
 
     Returns
     -------

@@ -494,7 +494,7 @@ LABEL_PX = 150
 #: The scale-down windows the panel offers (seconds; "default" is no behavior at all).
 WINDOWS = (0, 60, 120, 180, 240, 300)
 #: Resolution of the panel's figure (the notebook's own figures use matplotlib's default).
-PANEL_DPI = 72
+PANEL_DPI = 90
 
 
 def autoscaling_panel(pattern: str = "oscillating", target: int = 60, min_replicas: int = 2,
