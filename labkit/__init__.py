@@ -13,6 +13,7 @@ Public API
 ``KUBERNETES_VERSION``  the Kubernetes minor the lab follows
 ``RealCluster``         the same calls on a real cluster (``kubernetes`` client, imported lazily)
 ``workloads``           load patterns for ``Cluster.traffic`` (``Constant``, ``Step``, ``Spike``, ...)
+``hpa``                 the HPA's decision as a pure function (``labkit.hpa.reconcile``)
 ======================  ==============================================================================
 """
 
@@ -24,7 +25,7 @@ from labkit.cluster import Cluster
 from labkit.errors import DNSError, ManifestError
 from labkit.version import KUBERNETES_VERSION
 
-__all__ = ["Cluster", "ManifestError", "DNSError", "KUBERNETES_VERSION", "RealCluster", "workloads"]
+__all__ = ["Cluster", "ManifestError", "DNSError", "KUBERNETES_VERSION", "RealCluster", "workloads", "hpa"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,8 +34,8 @@ def __getattr__(name: str) -> Any:
         from labkit.real import RealCluster
 
         return RealCluster
-    if name == "workloads":  # numpy-backed: loaded on first use, like the adapter
+    if name in ("workloads", "hpa"):  # loaded on first use, like the adapter (numpy, the HPA)
         import importlib
 
-        return importlib.import_module("labkit.workloads")
+        return importlib.import_module(f"labkit.{name}")
     raise AttributeError(f"module 'labkit' has no attribute {name!r}")
