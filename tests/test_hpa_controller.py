@@ -197,3 +197,30 @@ def test_replicas_stay_within_bounds_and_never_scale_down_inside_the_window(rate
             recent = [p for (u, p, _, _) in history if t - 300 <= u <= t and p is not None]
             assert max(recent) <= replicas
     assert min_ <= c.get("Deployment", "web")["spec"]["replicas"] <= max_
+
+
+def _step_day(mode: str):
+    c = _cluster(max_=12)
+    c.traffic("web:80", rate=labkit.workloads.Step(30, 90, at=120), duration=600, mode=mode)
+    c.run(until=c.now + 600)
+    return c
+
+
+def test_fluid_and_request_level_traffic_drive_the_hpa_to_the_same_replica_counts():
+    """The same step of load, request by request and as fluid flows: the HPA sees the same CPU
+    (cpu-per-request x served requests), so it decides the same sizes. 90 req/s x 20m = 1800m;
+    at 50 % of 500m requests that is 7.2, so 8 pods."""
+    runs = {mode: _step_day(mode) for mode in ("requests", "fluid")}
+    sizes = {
+        m: [new for _, _, _, new in c.hpa_controller.history[("default", "web")]] for m, c in runs.items()
+    }
+    assert sizes["requests"][-1] == sizes["fluid"][-1] == 8
+    assert len(sizes["requests"]) == len(sizes["fluid"])
+    assert max(abs(a - b) for a, b in zip(sizes["requests"], sizes["fluid"])) <= 1
+    util = {
+        m: c.get("HorizontalPodAutoscaler", "web")["status"]["currentMetrics"][0]["resource"]["current"][
+            "averageUtilization"
+        ]
+        for m, c in runs.items()
+    }
+    assert abs(util["requests"] - util["fluid"]) <= 5
