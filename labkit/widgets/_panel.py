@@ -120,3 +120,12 @@ class Blitter:
         for artist in changing:
             artist.draw(renderer)
         return png(canvas)
+
+
+def clamp(value: Any, low: int, high: int) -> int:
+    """A widget's value as an int within ``[low, high]`` (odd values give ``low``): widgets never die."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = low
+    return min(max(number, low), high)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.widgets._panel import panel, png
+from labkit.widgets._panel import clamp, panel, png
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -310,13 +310,6 @@ class AutoscaleRun:
                 f"requests {p95}; {slo}{failed}.</p>")
 
 
-def _clamp(value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low
-    return min(max(number, low), high)
-
 
 def behavior_with_window(window_s: int | None) -> dict[str, Any] | None:
     """``spec.behavior`` that sets only the scale-down stabilization window (None: no behavior)."""
@@ -423,10 +416,10 @@ def autoscale_run(pattern: str = "step", target: int = 60, min_replicas: int = 2
 def _key(pattern: str, target: Any, min_replicas: Any, max_replicas: Any, window: Any, seed: Any,
          duration: float = RUN_S) -> tuple[Any, ...]:
     """The settings of a run, clamped as :func:`autoscale_run` documents (its cache key)."""
-    low = _clamp(min_replicas, 1, 14)
-    high = max(low, _clamp(max_replicas, 1, 14))
-    w = None if window is None else _clamp(window, 0, 3600)
-    return (pattern, _clamp(target, 10, 100), low, high, w, float(duration), int(seed))
+    low = clamp(min_replicas, 1, 14)
+    high = max(low, clamp(max_replicas, 1, 14))
+    w = None if window is None else clamp(window, 0, 3600)
+    return (pattern, clamp(target, 10, 100), low, high, w, float(duration), int(seed))
 
 
 # -- a day with the cluster autoscaler --------------------------------------------------------------------
@@ -521,15 +514,15 @@ def autoscaling_panel(pattern: str = "oscillating", target: int = 60, min_replic
     note = widgets.HTML()
     width = TRACK_PX + SLIDER_READOUT_PX
     target_s = _labelled(widgets.IntSlider, LABEL_PX, width, description="target utilization (%)",
-                         value=_clamp(target, 30, 90), min=30, max=90, step=10, continuous_update=False)
+                         value=clamp(target, 30, 90), min=30, max=90, step=10, continuous_update=False)
     window_s = _labelled(widgets.SelectionSlider, LABEL_PX, width, description="scale-down window (s)",
                          options=list(WINDOWS),
                          value=min(WINDOWS, key=lambda w: abs(w - scale_down_window_s)),
                          continuous_update=False)
     low_s = _labelled(widgets.IntSlider, LABEL_PX, width, description="minReplicas",
-                      value=_clamp(min_replicas, 1, 6), min=1, max=6, continuous_update=False)
+                      value=clamp(min_replicas, 1, 6), min=1, max=6, continuous_update=False)
     high_s = _labelled(widgets.IntSlider, LABEL_PX, width, description="maxReplicas",
-                       value=_clamp(max_replicas, 2, 14), min=2, max=14, continuous_update=False)
+                       value=clamp(max_replicas, 2, 14), min=2, max=14, continuous_update=False)
     summary = widgets.HTML()
     image = widgets.Image(format="png", layout=widgets.Layout(width="auto", height="auto",
                                                               object_fit="contain"))

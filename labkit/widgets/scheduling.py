@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from labkit.errors import ManifestError
-from labkit.widgets._panel import Blitter, panel
+from labkit.widgets._panel import Blitter, clamp, panel
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -164,13 +164,6 @@ def parse_label(text: str, path: str = "metadata.labels") -> dict[str, str]:
     return {m["key"]: m["value"]}
 
 
-def _clamp(value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low
-    return min(max(number, low), high)
-
 
 def playground_cluster(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, background: int = 8,
                        seed: int = 0) -> Cluster:
@@ -200,11 +193,11 @@ def playground_cluster(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, bac
     c = labkit.Cluster(seed=seed, kubelets=False)
     for i, pool in enumerate(pools):
         taint = parse_taint(pool.taint, f"pools[{i}].taint")
-        c.add_node_pool(pool.name, pool.instance_type, _clamp(pool.count, 0, MAX_POOL_NODES), list(ZONES),
+        c.add_node_pool(pool.name, pool.instance_type, clamp(pool.count, 0, MAX_POOL_NODES), list(ZONES),
                         labels=parse_label(pool.label, f"pools[{i}].label") or None,
                         taints=[taint] if taint else None)
     pods = []
-    for k in range(_clamp(background, 0, 60)):
+    for k in range(clamp(background, 0, 60)):
         cpu, memory = _BACKGROUND_SIZES[k % len(_BACKGROUND_SIZES)]
         pods.append({"apiVersion": "v1", "kind": "Pod",
                      "metadata": {"name": f"web-{k + 1}", "labels": dict([APP_LABEL])},
@@ -239,7 +232,7 @@ def pod_manifest(pod: WhatIfPod, name: str = "what-if") -> dict[str, Any]:
             node_affinity = {"preferredDuringSchedulingIgnoredDuringExecution": [
                 {"weight": 100, "preference": term}]}
         spec["affinity"] = {"nodeAffinity": node_affinity}
-    skew = _clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW)
+    skew = clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW)
     if skew:
         spec["topologySpreadConstraints"] = [{
             "maxSkew": skew, "topologyKey": ZONE_KEY, "whenUnsatisfiable": "DoNotSchedule",
@@ -441,7 +434,7 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
     rows, pool_controls = [], []
     for pool in pools:
         count = _labelled(widgets.IntSlider, 44, POOL_TRACK_PX + SLIDER_READOUT_PX, description="nodes",
-                          value=_clamp(pool.count, 0, MAX_POOL_NODES), min=0, max=MAX_POOL_NODES,
+                          value=clamp(pool.count, 0, MAX_POOL_NODES), min=0, max=MAX_POOL_NODES,
                           continuous_update=False)
         types = list(dict.fromkeys([*INSTANCE_TYPES, pool.instance_type]))
         itype = _labelled(widgets.Dropdown, 64, 128, description="ECS type", options=types,
@@ -464,7 +457,7 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
     affinity = _labelled(widgets.Text, 38, 132, description="label", value=pod.affinity,
                          placeholder="key=value", continuous_update=False)
     skew = _labelled(widgets.IntSlider, 160, SKEW_TRACK_PX + SLIDER_READOUT_PX,
-                     description="zone spread maxSkew", value=_clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW),
+                     description="zone spread maxSkew", value=clamp(pod.zone_max_skew, 0, MAX_ZONE_SKEW),
                      min=0, max=MAX_ZONE_SKEW,
                      continuous_update=False)
     zones = widgets.HTML()
@@ -499,7 +492,7 @@ def scheduling_playground(pools: tuple[Pool, ...] | list[Pool] = DEFAULT_POOLS, 
             result = place(state["cluster"], what_if)
             fig = utilization_heatmap(state["cluster"], result.manifest if result.decision else None)
             png = blitter.render(fig, _heatmap_changing(fig), state["generation"])
-            n = _clamp(skew.value, 0, MAX_ZONE_SKEW)
+            n = clamp(skew.value, 0, MAX_ZONE_SKEW)
             rule = (f"maxSkew {n}: the pod's zone may end up at most {n} above the emptiest zone" if n
                     else "maxSkew 0: no spread constraint")
             line = f"{zones_html(state['cluster'], result)} &middot; <i>{rule}</i>"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.widgets._panel import panel, png
+from labkit.widgets._panel import clamp, panel, png
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -65,13 +65,6 @@ MAX_LAG_S = 8
 PRESTOP = {"preStop": {"sleep": {"seconds": 5}}}
 
 
-def _clamp(value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low
-    return min(max(number, low), high)
-
 
 @functools.cache
 def _manifest(which: str) -> list[dict[str, Any]]:
@@ -106,7 +99,7 @@ def service_cluster(replicas: int = 3, proxy_mode: str = "iptables", ipvs_schedu
                        endpoint_propagation=endpoint_propagation)
     c.add_node_pool("pool-a", instance_type="ecs.g7.xlarge", count=3, zones=list(ZONES))
     deployment = copy.deepcopy(_manifest("deployment"))
-    deployment[0]["spec"]["replicas"] = _clamp(replicas, 1, MAX_REPLICAS)
+    deployment[0]["spec"]["replicas"] = clamp(replicas, 1, MAX_REPLICAS)
     if lifecycle:
         deployment[0]["spec"]["template"]["spec"]["containers"][0]["lifecycle"] = copy.deepcopy(lifecycle)
     docs = deployment + copy.deepcopy(_manifest("service")) + copy.deepcopy(_manifest("clients"))
@@ -198,7 +191,7 @@ def load_balance(replicas: int = 3, proxy_mode: str = "iptables", ipvs_scheduler
     rate, duration, seed:
         The traffic and the cluster's seed.
     """
-    return _load_balance(_clamp(replicas, 1, MAX_REPLICAS), str(proxy_mode), str(ipvs_scheduler),
+    return _load_balance(clamp(replicas, 1, MAX_REPLICAS), str(proxy_mode), str(ipvs_scheduler),
                          bool(slow_pod), float(rate), float(duration), int(seed))
 
 
@@ -381,7 +374,7 @@ def load_balance_panel(replicas: int = 3, mode: str = "iptables (random)", slow_
     from labkit.plots import load_per_pod_figure
 
     count = _labelled(widgets.IntSlider, 64, REPLICAS_TRACK_PX + SLIDER_READOUT_PX, description="replicas",
-                      value=_clamp(replicas, 1, MAX_REPLICAS), min=1, max=MAX_REPLICAS,
+                      value=clamp(replicas, 1, MAX_REPLICAS), min=1, max=MAX_REPLICAS,
                       continuous_update=False)
     modes = list(PROXY_MODES)
     proxy = _labelled(widgets.Dropdown, 84, 200, description="kube-proxy", options=modes,
@@ -428,7 +421,7 @@ def failure_panel(scenario: str = "rolling update", max_lag_s: int = 2, seed: in
                                    value=scenario if scenario in SCENARIOS else "none",
                                    style={"button_width": "auto"})
     lag = _labelled(widgets.IntSlider, LAG_LABEL_PX, LAG_TRACK_PX + SLIDER_READOUT_PX,
-                    description="kube-proxy delay up to (s)", value=_clamp(max_lag_s, 1, MAX_LAG_S), min=1,
+                    description="kube-proxy delay up to (s)", value=clamp(max_lag_s, 1, MAX_LAG_S), min=1,
                     max=MAX_LAG_S, continuous_update=False)
     summary = widgets.HTML()
     image = _image()
