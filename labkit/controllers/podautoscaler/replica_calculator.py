@@ -212,26 +212,16 @@ def resource_replicas(
         raise CalcError(
             f"unable to get metrics for resource {resource}: no metrics returned from resource metrics API"
         )
-    if not pods:
-        raise CalcError("no pods returned by selector while calculating replica count")
-    ready_count, unready, missing, ignored = group_pods(
-        pods, samples, resource, now, cpu_init_period, initial_readiness_delay, calc
+    ready_count, unready, missing, metrics = _usable_samples(
+        calc, pods, samples, resource, now, cpu_init_period, initial_readiness_delay
     )
-    metrics = {k: s.value for k, s in samples.items() if k not in ignored and k not in unready}
-    if not metrics:
-        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
     requests = pod_requests(pods, resource, container)
     calc.samples, calc.requests = dict(metrics), requests
     ratio, utilization, raw = _utilization_ratio(metrics, requests, target_utilization)
     calc.ratio, calc.utilization, calc.raw_average = ratio, utilization, raw
     scale_up_with_unready = bool(unready) and ratio > 1.0
     if not scale_up_with_unready and not missing:
-        calc.within_tolerance = tol.within(ratio)
-        if calc.within_tolerance:
-            calc.replicas, calc.outcome = current, "within tolerance"
-            return calc
-        calc.replicas, calc.outcome = _ceil(ratio * ready_count), "ratio x ready pods"
-        return calc
+        return _first_pass(calc, current, ratio, ready_count, tol)
     if missing:
         if ratio < 1.0:
             fallback = max(100, target_utilization)
@@ -245,6 +235,40 @@ def resource_replicas(
             metrics[name] = calc.assumed[name] = 0
     new_ratio, _, _ = _utilization_ratio(metrics, requests, target_utilization)
     return _second_pass(calc, current, ratio, new_ratio, len(metrics), tol)
+
+
+def _usable_samples(
+    calc: Calculation,
+    pods: list[dict[str, Any]],
+    samples: dict[str, Sample],
+    resource: str,
+    now: float,
+    cpu_init_period: float,
+    initial_readiness_delay: float,
+) -> tuple[int, set[str], set[str], dict[str, int]]:
+    """``groupPods`` then ``removeMetricsForPods`` for the ignored and unready pods (samples of pods
+    the selector did not return stay): (readyPodCount, unready, missing, the samples left)."""
+    if not pods:
+        raise CalcError("no pods returned by selector while calculating replica count")
+    ready_count, unready, missing, ignored = group_pods(
+        pods, samples, resource, now, cpu_init_period, initial_readiness_delay, calc
+    )
+    metrics = {k: s.value for k, s in samples.items() if k not in ignored and k not in unready}
+    if not metrics:
+        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    return ready_count, unready, missing, metrics
+
+
+def _first_pass(
+    calc: Calculation, current: int, ratio: float, ready_count: int, tol: Tolerances
+) -> Calculation:
+    """No pod set aside: the current count within tolerance, else ``ceil(ratio x readyPodCount)``."""
+    calc.within_tolerance = tol.within(ratio)
+    if calc.within_tolerance:
+        calc.replicas, calc.outcome = current, "within tolerance"
+    else:
+        calc.replicas, calc.outcome = _ceil(ratio * ready_count), "ratio x ready pods"
+    return calc
 
 
 def _second_pass(
@@ -282,25 +306,15 @@ def plain_metric_replicas(
 ) -> Calculation:
     """``calcPlainMetricReplicas``: a Pods metric, or a Resource metric with ``averageValue``."""
     calc = Calculation(path, current, target)
-    if not pods:
-        raise CalcError("no pods returned by selector while calculating replica count")
-    ready_count, unready, missing, ignored = group_pods(
-        pods, samples, resource, now, cpu_init_period, initial_readiness_delay, calc
+    ready_count, unready, missing, metrics = _usable_samples(
+        calc, pods, samples, resource, now, cpu_init_period, initial_readiness_delay
     )
-    metrics = {k: s.value for k, s in samples.items() if k not in ignored and k not in unready}
-    if not metrics:
-        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
     calc.samples = dict(metrics)
     ratio, usage = _usage_ratio(metrics, target)
     calc.ratio, calc.raw_average = ratio, usage
     scale_up_with_unready = bool(unready) and ratio > 1.0
     if not scale_up_with_unready and not missing:
-        calc.within_tolerance = tol.within(ratio)
-        if calc.within_tolerance:
-            calc.replicas, calc.outcome = current, "within tolerance"
-            return calc
-        calc.replicas, calc.outcome = _ceil(ratio * ready_count), "ratio x ready pods"
-        return calc
+        return _first_pass(calc, current, ratio, ready_count, tol)
     if missing:
         value = target if ratio < 1.0 else 0  # on a scale-down exactly the target, else 0
         for name in missing:
