@@ -110,6 +110,7 @@ class NodePool:
         self.next_index = 0
         self._target = 0
         self.out_of_stock = False
+        self._instances: tuple[int, list[Instance]] = (-1, [])  # (cloud version, live instances)
 
     # -- cloudprovider.NodeGroup ----------------------------------------------------------------
     def id(self) -> str:
@@ -126,7 +127,11 @@ class NodePool:
 
     def instances(self) -> list[Instance]:
         """Instances not yet released, oldest first (``NodeGroup.Nodes()``)."""
-        return [i for i in self.cloud.instances.values() if i.pool == self.name and i.released_s is None]
+        version, live = self._instances
+        if version != self.cloud.version:
+            live = [i for i in self.cloud.instances.values() if i.pool == self.name and i.released_s is None]
+            self._instances = (self.cloud.version, live)
+        return list(live)
 
     def increase_size(self, delta: int) -> list[Instance]:
         """``IncreaseSize``: raise the desired capacity; new instances register after the delay."""
@@ -216,10 +221,15 @@ class ECSCloud:
         self.history: list[Instance] = []  # every instance ever launched, for node-hours
         self.provision_delay_s = PROVISION_DELAY_S
         self._on_added: list[Any] = []  # callbacks when an autoscaled pool appears
+        #: Bumped whenever a pool or instance appears or an instance is released, so that callers
+        #: (the autoscaler's caches) can tell when ``node_group_for`` answers may have changed.
+        self.version = 0
+        self._groups: tuple[int, list[NodePool]] = (-1, [])
         api.watch("Node", self._on_node)
 
     def add_pool(self, pool: NodePool) -> NodePool:
         self.pools[pool.name] = pool
+        self.version += 1
         if pool.autoscaled:
             for callback in self._on_added:
                 callback(pool)
@@ -227,7 +237,11 @@ class ECSCloud:
 
     def node_groups(self) -> list[NodePool]:
         """The autoscaled pools (``CloudProvider.NodeGroups()``)."""
-        return [p for p in self.pools.values() if p.autoscaled]
+        version, groups = self._groups
+        if version != self.version:
+            groups = [p for p in self.pools.values() if p.autoscaled]
+            self._groups = (self.version, groups)
+        return list(groups)
 
     def node_group_for(self, node_name: str) -> NodePool | None:
         """``CloudProvider.NodeGroupForNode``: the autoscaled pool owning the node, or None."""
@@ -266,6 +280,7 @@ class ECSCloud:
             inst.registered_s = inst.requested_s
         self.instances[name] = inst
         self.history.append(inst)
+        self.version += 1
         if not registered and not pool.out_of_stock:
             low, high = self.provision_delay_s
             delay = self.rng.uniform(low, high) if high > low else float(low)
@@ -281,12 +296,14 @@ class ECSCloud:
         for cond in node["status"]["conditions"]:
             cond["lastHeartbeatTime"] = cond["lastTransitionTime"] = stamp
         inst.registered_s = float(self.env.now)
+        self.version += 1
         self.api.create(node)  # the kubelet registers its Node
 
     def _release(self, inst: Instance, shrink: bool) -> None:
         if inst.released_s is not None:
             return
         inst.released_s = float(self.env.now)
+        self.version += 1
         pool = self.pools.get(inst.pool)
         if shrink and pool is not None:
             pool._target = max(0, pool._target - 1)

@@ -152,6 +152,27 @@ _REPLICATED = {
     "StatefulSet": ("statefulset for {ns}/{pod} is not available: err: {err}", "statefulsets.apps"),
 }
 _TERMINAL = ("Succeeded", "Failed")
+# Kinds besides Pods and Nodes that the scale-down evaluation reads (the drainability rules'
+# controllers and PDBs, the scheduler Filter plugins' PVCs/PVs/StorageClasses/Namespaces and
+# default spread selectors): any change to one of them makes the next loop evaluate afresh.
+_INPUT_KINDS = (
+    "ReplicaSet",
+    "StatefulSet",
+    "ReplicationController",
+    "Job",
+    "PodDisruptionBudget",
+    "Namespace",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "StorageClass",
+    "Service",
+)
+# Place-holders for the per-loop timestamps in the cached status text.
+_PROBE_MARK = "\x00probe\x00"
+_TIME_MARK = "\x00time\x00"
+# A time-driven verdict (long-terminating pod, young kube-system pod) is re-evaluated this long
+# before it could flip, so that float rounding never lets a cached verdict outlive its truth.
+_DEADLINE_MARGIN = 1e-3
 
 
 def go_duration(seconds: float) -> str:
@@ -178,6 +199,29 @@ def _rfc3339_nano(seconds: float) -> str:
     t = EPOCH + timedelta(seconds=seconds)
     frac = f"{t.microsecond:06d}".rstrip("0")
     return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+
+
+_DAYS: dict[int, str] = {}  # days since EPOCH (a midnight) -> "YYYY-MM-DD"
+
+
+def _stamps(seconds: float) -> tuple[str, str]:
+    """:func:`go_time` and :func:`_rfc3339_nano` of one instant, from one conversion."""
+    whole = int(seconds)
+    if whole == seconds and whole >= 0:  # whole seconds (most loops): no datetime arithmetic
+        d, rest = divmod(whole, 86400)
+        day = _DAYS.get(d)
+        if day is None:
+            day = _DAYS[d] = (EPOCH + timedelta(days=d)).strftime("%Y-%m-%d")
+        h, rest = divmod(rest, 3600)
+        m, sec = divmod(rest, 60)
+        clock = f"{h:02d}:{m:02d}:{sec:02d}"
+        return f"{day} {clock} +0000 UTC", f"{day}T{clock}Z"
+    t = EPOCH + timedelta(seconds=seconds)
+    us = t.microsecond
+    frac = f".{us:06d}".rstrip("0") if us else ""
+    day = f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+    clock = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}{frac}"
+    return f"{day} {clock} +0000 UTC", f"{day}T{clock}Z"
 
 
 def _yaml(value: Any, indent: int = 0) -> list[str]:
@@ -277,6 +321,19 @@ class ClusterAutoscaler:
         self._held = False
         self._checking = False
         self._next_pass = 0.0
+        # -- caches (decisions, events and status are the same as recomputing every loop) --
+        #: Private switch for tests: recompute everything every loop (the reference behaviour).
+        self._full_recompute = False
+        self._gen = 0  # bumped by every watch event on a kind the loop reads
+        self._lists: tuple[int, list[dict[str, Any]], list[dict[str, Any]]] | None = None
+        self._unschedulable_pods: list[dict[str, Any]] = []
+        self._ready: dict[str, bool] = {}  # node name -> Ready, for the listed nodes
+        self._infos: dict[str, tuple[dict[str, Any], PodInfo]] = {}  # pod uid -> (object, info)
+        self._sd_cache: tuple[Any, ...] | None = None  # last scale-down evaluation and its inputs
+        self._deadline = math.inf
+        self._status_key: Any = None
+        self._facts_cache: tuple[Any, ...] | None = None
+        self._status_text = ""
         cloud._on_added.append(self._group_added)
 
     # -- configuration --------------------------------------------------------------------------
@@ -327,10 +384,19 @@ class ClusterAutoscaler:
         self.started = True
         self.api.watch("Pod", self._on_pod)
         self.api.watch("Node", self._on_node)
+        for kind in _INPUT_KINDS:
+            with contextlib.suppress(KeyError):  # a kind the simulated API server does not serve
+                self.api.watch(kind, self._on_input)
         self.env.process(self._run())
 
+    def _on_input(self, _ev: WatchEvent) -> None:
+        self._gen += 1
+
     def _on_pod(self, ev: WatchEvent) -> None:
+        self._gen += 1
         pod = ev.object
+        if ev.type == "DELETED":
+            self._infos.pop(pod["metadata"].get("uid", ""), None)
         if (
             ev.type == "DELETED"
             or (pod.get("spec") or {}).get("nodeName")
@@ -343,6 +409,7 @@ class ClusterAutoscaler:
             self._hold()
 
     def _on_node(self, ev: WatchEvent) -> None:
+        self._gen += 1
         if ev.type != "MODIFIED":
             self._dirty = True
             self._hold()
@@ -393,8 +460,7 @@ class ClusterAutoscaler:
         if not groups:
             return
         self._check_provisioning(groups, now)
-        nodes = list(self.api.items("Node"))
-        pods = [p for p in self.api.items("Pod") if (p.get("status") or {}).get("phase") not in _TERMINAL]
+        nodes, pods = self._read_lists()
         decision: dict[str, Any] = {"time": now, "scale_up": None, "not_triggered": {}, "scale_down": []}
         self.last_decision = decision
         scaled_up = self._scale_up(groups, nodes, pods, now, decision)
@@ -408,15 +474,42 @@ class ClusterAutoscaler:
         if self.options["write_status_configmap"]:
             self._write_status(groups, nodes, now)
 
+    def _read_lists(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Nodes and non-terminal pods from the API, re-listed only after a Pod or Node watch event
+        (stored objects are replaced on every change, never edited in place)."""
+        cached = self._lists
+        if self._full_recompute or cached is None or cached[0] != self._gen:
+            nodes = list(self.api.items("Node"))
+            pods = [
+                p for p in self.api.items("Pod") if (p.get("status") or {}).get("phase") not in _TERMINAL
+            ]
+            cached = self._lists = (self._gen, nodes, pods)
+            self._unschedulable_pods = [p for p in pods if _unschedulable(p)]
+            self._ready = {n["metadata"]["name"]: _node_ready(n) for n in nodes}
+        return cached[1], cached[2]
+
+    def _info(self, pod: dict[str, Any]) -> PodInfo:
+        """``PodInfo.from_pod``, kept per pod object (a changed pod is a new object)."""
+        if self._full_recompute:
+            return PodInfo.from_pod(pod)
+        uid = pod["metadata"].get("uid", "")
+        hit = self._infos.get(uid)
+        if hit is not None and hit[0] is pod:
+            return hit[1]
+        info = PodInfo.from_pod(pod)
+        self._infos[uid] = (pod, info)
+        return info
+
     # -- cluster state --------------------------------------------------------------------------
     def _check_provisioning(self, groups: list[NodePool], now: float) -> None:
         """``clusterstate.updateScaleRequests`` / ``handleInstanceCreationErrors``: a scale-up whose
         nodes did not register in time times out; its instances are dropped and the group backs off."""
         limit = float(self.options["max_node_provision_time"])
         for g in groups:
-            late = [i for i in g.instances() if i.registered_s is None and now - i.requested_s >= limit]
+            insts = g.instances()
+            late = [i for i in insts if i.registered_s is None and now - i.requested_s >= limit]
             if not late:
-                if not any(i.registered_s is None for i in g.instances()):
+                if not any(i.registered_s is None for i in insts):
                     self.scale_ups.pop(g.name, None)
                 continue
             self._event_status(
@@ -462,7 +555,7 @@ class ClusterAutoscaler:
             name = (pod.get("spec") or {}).get("nodeName")
             if not name or name not in table.index:
                 continue
-            info = PodInfo.from_pod(pod)
+            info = self._info(pod)
             table.add_pod(table.index[name], info)
             by_node.setdefault(name, []).append((pod, info))
         return table, by_node
@@ -530,9 +623,7 @@ class ClusterAutoscaler:
         cutoff = self.options["expendable_pods_priority_cutoff"]
         delay = float(self.options["new_pod_scale_up_delay"])
         pending = []
-        for pod in pods:
-            if not _unschedulable(pod):
-                continue
+        for pod in self._unschedulable_pods:  # _read_lists: the pods with _unschedulable(pod)
             if int((pod.get("spec") or {}).get("priority") or 0) < cutoff:
                 continue  # expendable
             created = parse_time(pod["metadata"].get("creationTimestamp"))
@@ -546,7 +637,7 @@ class ClusterAutoscaler:
         table, _ = self._snapshot(nodes, pods)
         remaining: list[tuple[dict[str, Any], PodInfo]] = []
         for pod in pending:
-            info = PodInfo.from_pod(pod)
+            info = self._info(pod)
             row = self._place(info, table)
             if row is not None:
                 table.add_pod(row, info)
@@ -837,50 +928,37 @@ class ClusterAutoscaler:
         self, nodes: list[dict[str, Any]], pods: list[dict[str, Any]], now: float, decision: dict[str, Any]
     ) -> None:
         opts = self.options
-        table, by_node = self._snapshot(nodes, pods, upcoming=False)
-        removable: dict[str, int] = {}
-        for g in self.cloud.node_groups():
-            being_deleted = sum(1 for n in self.deleting if self.cloud.node_group_for(n) is g)
-            removable[g.name] = g.target_size() - being_deleted - g.min_size()
-        unneeded: list[str] = []
-        moves: dict[str, list[dict[str, Any]]] = {}
-        utils: dict[str, tuple[float, float, str, float]] = {}
-        self.unremovable = {}
-        planned: set[str] = set()
-        for node in nodes:
-            name = node["metadata"]["name"]
-            g = self.cloud.node_group_for(name)
-            if g is None or name in self.deleting:
-                continue
-            if any(t.get("key") == TO_BE_DELETED_TAINT for t in (node.get("spec") or {}).get("taints") or []):
-                continue
-            if (node["metadata"].get("annotations") or {}).get(SCALE_DOWN_DISABLED) == "true":
-                self.unremovable[name] = "ScaleDownDisabledAnnotation"
-                continue
-            on_node = by_node.get(name, [])
-            ready = _node_ready(node)
-            util = self._utilization(node, on_node, now)
-            utils[name] = util
-            if ready and util[3] > float(opts["scale_down_utilization_threshold"]):
-                self.unremovable[name] = "NotUnderutilized"
-                continue
-            if removable.get(g.name, 0) <= 0:
-                self.unremovable[name] = "NodeGroupMinSizeReached"
-                continue
-            to_move, blocked = self._pods_to_move(on_node, now)
-            if blocked:
-                self.unremovable[name] = blocked
-                continue
-            if not self._simulate_removal(name, to_move, on_node, table, planned):
-                self.unremovable[name] = "NoPlaceToMovePods"
-                continue
-            removable[g.name] -= 1
-            planned.add(name)
-            unneeded.append(name)
-            moves[name] = [p for p, _ in to_move]
+        # The candidate evaluation reads only the API objects (watched: ``_gen``), the nodes being
+        # deleted, the groups' sizes, the options and the clock (through the time-driven drain rules,
+        # whose next possible flip is ``_deadline``): with none of those changed its result stands.
+        key = (
+            self._lists[0] if self._lists is not None else None,
+            frozenset(self.deleting),
+            self.cloud.version,
+            [(g.name, g.target_size(), g.min_size()) for g in self.cloud.node_groups()],
+        )
+        cached = self._sd_cache
+        if (
+            not self._full_recompute
+            and cached is not None
+            and now < cached[1]
+            and cached[0] == key
+            and cached[2] == opts
+        ):
+            unneeded, moves, utils, unremovable = cached[3:]
+            self.unremovable = dict(unremovable)
+        else:
+            self._deadline = math.inf
+            unneeded, moves, utils = self._find_unneeded(nodes, pods, now)
+            self._sd_cache = (
+                key, self._deadline - _DEADLINE_MARGIN, dict(opts), unneeded, moves, utils,
+                dict(self.unremovable),
+            )
         self.unneeded_since = {n: self.unneeded_since.get(n, now) for n in unneeded}
-        self.unneeded = unneeded
+        self.unneeded = list(unneeded)
         decision["unneeded"] = list(unneeded)
+        if not unneeded:
+            return  # nothing to delete (what follows only picks among the unneeded nodes)
         in_cooldown = (
             now < self.last_scale_up + float(opts["scale_down_delay_after_add"])
             or now < self.last_scale_down_delete + float(opts["scale_down_delay_after_delete"])
@@ -909,6 +987,58 @@ class ClusterAutoscaler:
             decision["scale_down"].append(name)
             self._start_deletion(name, moves[name], utils[name], is_empty, now)
 
+    def _find_unneeded(
+        self, nodes: list[dict[str, Any]], pods: list[dict[str, Any]], now: float
+    ) -> tuple[list[str], dict[str, list[dict[str, Any]]], dict[str, tuple[float, float, str, float]]]:
+        """planner.go ``categorizeNodes``: the nodes that could go now (utilization, drainability,
+        a place for their pods), with the pods each would move and its utilization."""
+        opts = self.options
+        snapshot: tuple[NodeTable, dict[str, list[tuple[dict[str, Any], PodInfo]]]] | None = None
+        removable: dict[str, int] = {}
+        for g in self.cloud.node_groups():
+            being_deleted = sum(1 for n in self.deleting if self.cloud.node_group_for(n) is g)
+            removable[g.name] = g.target_size() - being_deleted - g.min_size()
+        unneeded: list[str] = []
+        moves: dict[str, list[dict[str, Any]]] = {}
+        utils: dict[str, tuple[float, float, str, float]] = {}
+        self.unremovable = {}
+        planned: set[str] = set()
+        for node in nodes:
+            name = node["metadata"]["name"]
+            g = self.cloud.node_group_for(name)
+            if g is None or name in self.deleting:
+                continue
+            if any(t.get("key") == TO_BE_DELETED_TAINT for t in (node.get("spec") or {}).get("taints") or []):
+                continue
+            if (node["metadata"].get("annotations") or {}).get(SCALE_DOWN_DISABLED) == "true":
+                self.unremovable[name] = "ScaleDownDisabledAnnotation"
+                continue
+            if snapshot is None:  # built on first need: nodes outside the groups never need it
+                snapshot = self._snapshot(nodes, pods, upcoming=False)
+            table, by_node = snapshot
+            on_node = by_node.get(name, [])
+            ready = _node_ready(node)
+            util = self._utilization(node, on_node, now)
+            utils[name] = util
+            if ready and util[3] > float(opts["scale_down_utilization_threshold"]):
+                self.unremovable[name] = "NotUnderutilized"
+                continue
+            if removable.get(g.name, 0) <= 0:
+                self.unremovable[name] = "NodeGroupMinSizeReached"
+                continue
+            to_move, blocked = self._pods_to_move(on_node, now)
+            if blocked:
+                self.unremovable[name] = blocked
+                continue
+            if not self._simulate_removal(name, to_move, on_node, table, planned):
+                self.unremovable[name] = "NoPlaceToMovePods"
+                continue
+            removable[g.name] -= 1
+            planned.add(name)
+            unneeded.append(name)
+            moves[name] = [p for p, _ in to_move]
+        return unneeded, moves, utils
+
     def _utilization(
         self, node: dict[str, Any], on_node: list[tuple[dict[str, Any], PodInfo]], now: float
     ) -> tuple[float, float, str, float]:
@@ -918,7 +1048,7 @@ class ClusterAutoscaler:
         mem_alloc = resource_amount("memory", alloc.get("memory", "0"))
         cpu = mem = 0
         for pod, info in on_node:
-            if self._long_terminating(pod, now):
+            if self._long_terminating_noted(pod, now):
                 continue
             if self.options["ignore_daemonsets_utilization"] and "DaemonSet" in info.owner_kinds:
                 continue
@@ -941,6 +1071,16 @@ class ClusterAutoscaler:
         grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30) or 0
         return deleted + grace + POD_LONG_TERMINATING_EXTRA < now
 
+    def _long_terminating_noted(self, pod: dict[str, Any], now: float) -> bool:
+        """:meth:`_long_terminating`, noting when a pod not yet long-terminating becomes so."""
+        if self._long_terminating(pod, now):
+            return True
+        deleted = parse_time(pod["metadata"].get("deletionTimestamp"))
+        if deleted is not None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30) or 0
+            self._deadline = min(self._deadline, deleted + grace + POD_LONG_TERMINATING_EXTRA)
+        return False
+
     def _pods_to_move(
         self, on_node: list[tuple[dict[str, Any], PodInfo]], now: float
     ) -> tuple[list[tuple[dict[str, Any], PodInfo]], str | None]:
@@ -951,7 +1091,7 @@ class ClusterAutoscaler:
             meta = pod["metadata"]
             ann = meta.get("annotations") or {}
             ns, name = meta["namespace"], meta["name"]
-            if MIRROR_ANNOTATION in ann or self._long_terminating(pod, now):
+            if MIRROR_ANNOTATION in ann or self._long_terminating_noted(pod, now):
                 continue  # mirror and long-terminating pods are skipped
             ref = _controller(pod)
             kind = (ref or {}).get("kind")
@@ -970,7 +1110,9 @@ class ClusterAutoscaler:
                 return [], f"{ns}/{name} is not replicated"
             if ns == "kube-system" and opts["skip_nodes_with_system_pods"] and not self._pdb_for(pod):
                 created = parse_time(meta.get("creationTimestamp")) or 0.0
-                if now - created < float(opts["blocking_system_pod_distruption_timeout"]):
+                timeout = float(opts["blocking_system_pod_distruption_timeout"])
+                if now - created < timeout:
+                    self._deadline = min(self._deadline, created + timeout)
                     return (
                         [],
                         f"non-daemonset, non-mirrored, non-pdb-assigned kube-system pod present: {name}",
@@ -1168,10 +1310,11 @@ class ClusterAutoscaler:
         self.recorder.emit(self._status_cm(), type_, reason, message, COMPONENT)
 
     def _cond(self, scope: str, kind: str, status: str, now: float) -> dict[str, Any]:
+        """A condition's probe (a place-holder filled in with every write) and transition times."""
         prev = self._transitions.get((scope, kind))
         since = prev[1] if prev is not None and prev[0] == status else now
         self._transitions[(scope, kind)] = (status, since)
-        return {"lastProbeTime": f'"{_rfc3339_nano(now)}"', "lastTransitionTime": f'"{_rfc3339_nano(since)}"'}
+        return {"lastProbeTime": f'"{_PROBE_MARK}"', "lastTransitionTime": f'"{_rfc3339_nano(since)}"'}
 
     def status(self) -> dict[str, Any]:
         """The last status written, parsed back (``yaml.safe_load`` of ``data.status``)."""
@@ -1180,22 +1323,25 @@ class ClusterAutoscaler:
         cm = self.api.peek("ConfigMap", self.options["status_config_map_name"], STATUS_NAMESPACE)
         return yaml.safe_load(cm["data"]["status"]) if cm else {}
 
-    def _counts(
+    def _count_facts(
         self, node_names: list[str], creating: int, long_unregistered: int, nodes: dict[str, Any]
-    ) -> tuple[dict[str, Any], int, int]:
-        ready = sum(1 for n in node_names if _node_ready(nodes[n]))
-        unready = len(node_names) - ready
-        registered: dict[str, Any] = {"total": len(node_names), "ready": ready, "notStarted": 0}
-        deleting = sum(1 for n in node_names if n in self.deleting)
+    ) -> tuple[int, int, int, int, int]:
+        """(registered, ready, being deleted, long unregistered, unregistered) node counts."""
+        ready_of = self._ready
+        ready = sum(1 for n in node_names if ready_of[n])
+        deleting = sum(1 for n in node_names if n in self.deleting) if self.deleting else 0
+        return len(node_names), ready, deleting, long_unregistered, creating
+
+    @staticmethod
+    def _counts_doc(facts: tuple[int, int, int, int, int]) -> dict[str, Any]:
+        total, ready, deleting, long_unregistered, creating = facts
+        unready = total - ready
+        registered: dict[str, Any] = {"total": total, "ready": ready, "notStarted": 0}
         if deleting:
             registered["beingDeleted"] = deleting
         if unready:
             registered["unready"] = {"total": unready, "resourceUnready": 0}
-        return (
-            {"registered": registered, "longUnregistered": long_unregistered, "unregistered": creating},
-            ready,
-            unready,
-        )
+        return {"registered": registered, "longUnregistered": long_unregistered, "unregistered": creating}
 
     def _healthy(self, ready: int, unready: int) -> str:
         """clusterstate.IsClusterHealthy: unready above both the count and the percentage is unhealthy."""
@@ -1207,62 +1353,128 @@ class ClusterAutoscaler:
         return "Unhealthy" if bad else "Healthy"
 
     def _write_status(self, groups: list[NodePool], nodes: list[dict[str, Any]], now: float) -> None:
+        """The status ConfigMap, rewritten every loop. Its text is laid out again only when some
+        status, count or size in it changed; otherwise the last layout gets this loop's times."""
+        # What the statuses and counts are read from; they also depend on the clock, through
+        # instances that may yet overstay the provisioning time and backoffs that may yet end.
+        sig = (
+            self._lists[0] if self._lists is not None else None,
+            self.cloud.version,
+            frozenset(self.deleting),
+            tuple(self.unneeded),
+            tuple(self.backoff.items()),
+            [(g.name, g.target_size(), g.min_size(), g.max_size()) for g in groups],
+        )
+        cached = self._facts_cache
+        if (
+            not self._full_recompute
+            and cached is not None
+            and now < cached[1]
+            and cached[0] == sig
+            and cached[2] == self.options
+        ):
+            key = cached[3]
+            group_facts, counts, health, up, _ = key
+        else:
+            self._deadline = math.inf
+            group_facts, counts, health, up = self._status_facts(groups, nodes, now)
+            key = (tuple(group_facts), counts, health, up, len(self.unneeded))
+            self._facts_cache = (sig, self._deadline - _DEADLINE_MARGIN, dict(self.options), key)
+        if self._full_recompute or key != self._status_key:
+            # The same statuses as the last layout mean the same transition times (``_cond``).
+            self._status_text = self._status_layout(list(group_facts), counts, health, up, now)
+            self._status_key = key
+        stamp, probe = _stamps(now)
+        text = self._status_text.replace(_PROBE_MARK, probe).replace(_TIME_MARK, stamp)
+        self._status_cm()
+
+        def write(cm: dict[str, Any]) -> None:
+            cm.setdefault("metadata", {}).setdefault("annotations", {})[LAST_UPDATED] = stamp
+            cm["data"] = {"status": text}
+
+        self.api.mutate("ConfigMap", self.options["status_config_map_name"], STATUS_NAMESPACE, write)
+
+    def _status_facts(
+        self, groups: list[NodePool], nodes: list[dict[str, Any]], now: float
+    ) -> tuple[list[tuple[Any, ...]], tuple[int, int, int, int, int], str, str]:
+        """Per group and cluster-wide: health, node counts, sizes, scale-up status, candidates.
+        Notes in ``_deadline`` when a creating instance will overstay or a backoff end."""
         by_name = {n["metadata"]["name"]: n for n in nodes}
         limit = float(self.options["max_node_provision_time"])
         all_creating = all_long = 0
-        group_docs = []
+        group_facts = []
         for g in groups:
             insts = g.instances()
             names = [i.node for i in insts if i.registered_s is not None and i.node in by_name]
-            creating = [i for i in insts if i.registered_s is None]
-            long_unreg = sum(1 for i in creating if now - i.requested_s >= limit)
-            all_creating += len(creating)
+            creating = sum(1 for i in insts if i.registered_s is None)
+            long_unreg = 0
+            for i in insts:
+                if i.registered_s is None:
+                    if now - i.requested_s >= limit:
+                        long_unreg += 1
+                    else:
+                        self._deadline = min(self._deadline, i.requested_s + limit)
+            all_creating += creating
             all_long += long_unreg
-            counts, ready, unready = self._counts(names, len(creating), long_unreg, by_name)
-            health = self._healthy(ready, unready)
+            counts = self._count_facts(names, creating, long_unreg, by_name)
+            health = self._healthy(counts[1], counts[0] - counts[1])
             if self._in_backoff(g, now):
+                self._deadline = min(self._deadline, self.backoff[g.name].until)
                 up = "Backoff"
             elif creating:
                 up = "InProgress"
             else:
                 up = "NoActivity"
-            cand = sum(1 for n in self.unneeded if n in names)
-            scope = f"group/{g.name}"
-            up_doc: dict[str, Any] = {"status": up}
+            backoff = None
             if up == "Backoff":
                 b = self.backoff[g.name]
-                up_doc["backoffInfo"] = {"errorCode": b.reason, "errorMessage": b.message}
+                backoff = (b.reason, b.message)
+            cand = sum(1 for n in self.unneeded if n in names) if self.unneeded else 0
+            sizes = (g.target_size(), g.min_size(), g.max_size())
+            group_facts.append((g.name, health, counts, sizes, up, backoff, cand))
+        counts = self._count_facts(list(by_name), all_creating, all_long, by_name)
+        health = self._healthy(counts[1], counts[0] - counts[1])
+        up = "InProgress" if all_creating else "NoActivity"
+        return group_facts, counts, health, up
+
+    def _status_layout(
+        self, group_facts: list[tuple[Any, ...]], counts: tuple[int, ...], health: str, up: str, now: float
+    ) -> str:
+        """``status_configmap.go``'s YAML, with place-holders for the loop's time and probe times."""
+        group_docs = []
+        for name, g_health, g_counts, (target, lo, hi), g_up, backoff, cand in group_facts:
+            scope = f"group/{name}"
+            up_doc: dict[str, Any] = {"status": g_up}
+            if backoff is not None:
+                up_doc["backoffInfo"] = {"errorCode": backoff[0], "errorMessage": backoff[1]}
             down_doc: dict[str, Any] = {"status": "CandidatesPresent" if cand else "NoCandidates"}
             if cand:
                 down_doc["candidates"] = cand
             group_docs.append(
                 {
-                    "name": g.name,
+                    "name": name,
                     "health": {
-                        "status": health,
-                        "nodeCounts": counts,
-                        "cloudProviderTarget": g.target_size(),
-                        "minSize": g.min_size(),
-                        "maxSize": g.max_size(),
-                        **self._cond(scope, "health", health, now),
+                        "status": g_health,
+                        "nodeCounts": self._counts_doc(g_counts),
+                        "cloudProviderTarget": target,
+                        "minSize": lo,
+                        "maxSize": hi,
+                        **self._cond(scope, "health", g_health, now),
                     },
-                    "scaleUp": {**up_doc, **self._cond(scope, "scaleUp", up, now)},
+                    "scaleUp": {**up_doc, **self._cond(scope, "scaleUp", g_up, now)},
                     "scaleDown": {**down_doc, **self._cond(scope, "scaleDown", down_doc["status"], now)},
                 }
             )
-        counts, ready, unready = self._counts(list(by_name), all_creating, all_long, by_name)
-        health = self._healthy(ready, unready)
-        up = "InProgress" if all_creating else "NoActivity"
         down: dict[str, Any] = {"status": "CandidatesPresent" if self.unneeded else "NoCandidates"}
         if self.unneeded:
             down["candidates"] = len(self.unneeded)
         doc = {
-            "time": go_time(now),
+            "time": _TIME_MARK,
             "autoscalerStatus": "Running",
             "clusterWide": {
                 "health": {
                     "status": health,
-                    "nodeCounts": counts,
+                    "nodeCounts": self._counts_doc(counts),
                     **self._cond("cluster", "health", health, now),
                 },
                 "scaleUp": {"status": up, **self._cond("cluster", "scaleUp", up, now)},
@@ -1270,15 +1482,7 @@ class ClusterAutoscaler:
             },
             "nodeGroups": group_docs,
         }
-        text = "\n".join(_yaml(doc)) + "\n"
-        self._status_cm()
-        stamp = go_time(now)
-
-        def write(cm: dict[str, Any]) -> None:
-            cm.setdefault("metadata", {}).setdefault("annotations", {})[LAST_UPDATED] = stamp
-            cm["data"] = {"status": text}
-
-        self.api.mutate("ConfigMap", self.options["status_config_map_name"], STATUS_NAMESPACE, write)
+        return "\n".join(_yaml(doc)) + "\n"
 
 
 def _named(template: dict[str, Any], name: str) -> dict[str, Any]:
