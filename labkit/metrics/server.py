@@ -92,11 +92,12 @@ def kubelet_resource_metrics(dp: DataPlane, node: str, t: float, node_start: flo
     for sock in mine:
         if sock.started > t:
             continue
-        node_cpu += cpu_seconds(sock, t)
+        cpu = cpu_seconds(sock, t)
+        node_cpu += cpu
         mem = memory_bytes(sock)
         node_mem += mem
         pods.setdefault((sock.namespace, sock.name), {})[sock.container] = Point(
-            sock.started, t, int(cpu_seconds(sock, t) * 1e9), mem, served(sock, t))
+            sock.started, t, int(cpu * 1e9), mem, served(sock, t))
     return Point(node_start, t, int(node_cpu * 1e9), node_mem), pods
 
 
@@ -157,6 +158,7 @@ class MetricsServer:
     def scrape(self) -> None:
         """One tick: read every reachable node's kubelet and store the batch."""
         t = float(self.env.now)
+        self.dp.sync()  # lazy writers of usage (fluid traffic) catch up to t
         nodes: dict[str, Point] = {}
         pods: dict[tuple[str, str], dict[str, Point]] = {}
         for name in sorted(self._node_start):

@@ -24,6 +24,8 @@ module computes those counters for the sockets/cgroups of :mod:`labkit.network.d
 The counters are exact at whole seconds (metrics-server scrapes at whole seconds of simulated
 time); within a second the current bin is interpolated linearly. Work is folded into per-second
 bins lazily, when a counter is read, so the traffic engine only appends two floats per request.
+Fluid traffic computes its ticks on demand (:class:`labkit.workloads.fluid.FluidEngine`):
+metrics-server calls ``DataPlane.sync()`` before it reads; another reader during a run should too.
 The kubelet's own sampling (cAdvisor housekeeping, 10-15 s) is not modelled: counters are exact.
 """
 
@@ -108,6 +110,44 @@ def _spread(target: Any, s: Any, e: Any, w: Any, b0: int) -> None:
         target += np.cumsum(d)[:n]
 
 
+def _spread_rows(s: Any, e: Any, w: Any, b0: int) -> tuple[Any, Any, Any]:
+    """Where ``w[i]`` spread evenly over ``[s[i], e[i])`` goes, as ``(bins, weights)`` with each
+    row's first and last bin next to each other (added in that order, the sums do not depend on
+    how the rows were batched), plus the rows that also cover whole bins in between (or None)."""
+    import numpy as np
+
+    i0 = s.astype(np.int64)  # times are >= 0: truncation is the floor
+    i1 = e.astype(np.int64)
+    dur = e - s
+    one = (i1 <= i0) | (dur <= 0)
+    if not one.any():  # every row covers two or more bins (the same values as below)
+        r = w / dur
+        idx = np.stack([i0, i1], axis=1).ravel() - b0
+        val = np.stack([r * ((i0 + 1) - s), r * (e - i1)], axis=1).ravel()
+    elif one.all():
+        return i0 - b0, w, None
+    else:
+        r = w / np.where(one, 1.0, dur)
+        first = np.where(one, w, r * ((i0 + 1) - s))
+        last = np.where(one, 0.0, r * (e - i1))
+        idx = np.stack([i0, np.where(one, i0, i1)], axis=1).ravel() - b0
+        val = np.stack([first, last], axis=1).ravel()
+    mid = ~one & (i1 > i0 + 1)
+    return idx, val, ((i0[mid] + 1 - b0, i1[mid] - b0, r[mid]) if mid.any() else None)
+
+
+def _add_rows(target: Any, idx: Any, val: Any, mid: Any, scale: float = 1.0) -> None:
+    import numpy as np
+
+    np.add.at(target, idx, val if scale == 1.0 else val * scale)
+    if mid is not None:
+        a, z, r = mid
+        lo, hi = int(a.min()), int(z.max())
+        d = np.bincount(a - lo, weights=r * scale, minlength=hi - lo + 1)
+        d -= np.bincount(z - lo, weights=r * scale, minlength=hi - lo + 1)
+        target[lo:hi] += np.cumsum(d)[:hi - lo]
+
+
 def _fold(sock: AppSocket) -> _Bins:
     import numpy as np
 
@@ -130,10 +170,11 @@ def _fold(sock: AppSocket) -> _Bins:
         s = np.frombuffer(sock.fluid_start, dtype=np.float64)[b.nf:nf]
         e = np.frombuffer(sock.fluid_end, dtype=np.float64)[b.nf:nf]
         w = np.frombuffer(sock.fluid_n, dtype=np.float64)[b.nf:nf]
-        b.grow(int(math.floor(float(e.max()))) - b.b0 + 2)
+        b.grow(int(math.floor(float(e[-1] if len(e) == 1 else e.max()))) - b.b0 + 2)
+        rows = _spread_rows(s, e, w, b.b0)
         if sock.cpu_per_request:
-            _spread(b.demand, s, e, w * sock.cpu_per_request, b.b0)
-        _spread(b.done, s, e, w, b.b0)
+            _add_rows(b.demand, *rows, scale=sock.cpu_per_request)
+        _add_rows(b.done, *rows)
         b.nf = nf
     return b
 
@@ -154,14 +195,27 @@ def _usage(sock: AppSocket, b: _Bins, lo: int, hi: int) -> Any:
     return u
 
 
+def _bin_usage(sock: AppSocket, b: _Bins, j: int) -> float:
+    """:func:`_usage` of the one bin ``j`` (plain floats)."""
+    k = float(j + b.b0)
+    alive = min(max(min(k + 1, sock.exit_at) - max(k, sock.started), 0.0), 1.0)
+    if sock.usage_cpu is not None:
+        rate = sock.usage_cpu if sock.cpu_limit is None else min(sock.usage_cpu, sock.cpu_limit)
+        return rate * alive
+    u = IDLE_CPU_CORES * alive + float(b.demand[j])
+    if sock.cpu_limit is not None:
+        u = min(u, sock.cpu_limit * alive)
+    return u
+
+
 def _cumulative(sock: AppSocket, t: float, which: str) -> float:
     t = min(t, sock.exit_at)
     if t <= sock.started:
         return 0.0
     b = _fold(sock)
     kt = math.floor(t) - b.b0  # the bin t falls in
+    b.grow(kt + 1)
     if kt > b.fin:
-        b.grow(kt + 1)
         b.u_total += float(_usage(sock, b, b.fin, kt).sum())
         b.d_total += float(b.done[b.fin:kt].sum())
         b.fin = kt
@@ -169,8 +223,7 @@ def _cumulative(sock: AppSocket, t: float, which: str) -> float:
     span = min(kt + b.b0 + 1, sock.exit_at) - start
     frac = (t - start) / span if span > 0 else 0.0
     if which == "cpu":
-        return b.u_total + float(_usage(sock, b, kt, kt + 1)[0]) * frac
-    b.grow(kt + 1)
+        return b.u_total + _bin_usage(sock, b, kt) * frac
     return b.d_total + float(b.done[kt]) * frac
 
 

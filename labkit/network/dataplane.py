@@ -171,6 +171,14 @@ class DataPlane:
         self.down: set[str] = set()  # failed nodes
         self.node_ips: dict[str, str] = {}  # node name -> InternalIP
         self._listeners: list[Callable[[str, Any, float], None]] = []
+        #: called before any change to what answers where (and before usage is read): lazy readers
+        #: (the fluid traffic engine) catch up to the present with the state as it was
+        self.before_change: list[Callable[[], None]] = []
+
+    def sync(self) -> None:
+        """Let every lazy reader catch up to the present (see :attr:`before_change`)."""
+        for fn in self.before_change:
+            fn()
 
     def subscribe(self, fn: Callable[[str, Any, float], None]) -> None:
         """``fn(what, subject, t)`` for "exit" (an AppSocket) and "node-down"/"node-up" (a node name)."""
@@ -184,6 +192,7 @@ class DataPlane:
     def serve(self, pod: dict[str, Any], ip: str, node: str, started: float, ready_after: float,
               fail_after: float | None, restarts: int) -> AppSocket:
         """The pod's serving container started at ``started``: its application answers on ``ip``."""
+        self.sync()
         meta = pod["metadata"]
         st, conc = app_params(pod)
         old = self.apps.get(ip)
@@ -226,18 +235,21 @@ class DataPlane:
 
     def close(self, sock: AppSocket, t: float) -> None:
         """SIGTERM reached the application: it stops accepting new connections."""
+        self.sync()
         sock.closed_at = min(sock.closed_at, t)
 
     def exit(self, sock: AppSocket, t: float) -> None:
         """The process exited: connections it still held are reset."""
         if sock.exit_at != INF:
             return
+        self.sync()
         sock.exit_at = t
         sock.closed_at = min(sock.closed_at, t)
         self._tell("exit", sock, t)
 
     def remove(self, ip: str, t: float) -> None:
         """The pod's sandbox is gone: nothing answers on ``ip`` any more."""
+        self.sync()
         sock = self.apps.pop(ip, None)
         if sock is not None:
             self.exit(sock, t)
@@ -247,6 +259,7 @@ class DataPlane:
 
     # -- written by the facade (Cluster.fail_node / recover_node) ----------------------------
     def set_node_down(self, node: str, down: bool, t: float) -> None:
+        self.sync()
         if down and node not in self.down:
             self.down.add(node)
             self._tell("node-down", node, t)

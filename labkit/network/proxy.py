@@ -171,6 +171,9 @@ class KubeProxy:
         # endpointSliceCache: per Service, each slice's endpoints per port name, parsed once per change
         self._slices: dict[tuple[str, str], dict[str, dict[str, tuple[Endpoint, ...]]]] = {}
         self._dirty: set[tuple[str, str]] = set()
+        #: called before a new version or a node change (lazy readers catch up first: pruning below
+        #: drops what a reader of the past would still need)
+        self.before_change: list[Any] = []
         api.watch("Service", self._on_change)
         api.watch("EndpointSlice", self._on_change)
         api.watch("Node", self._on_node)
@@ -181,6 +184,9 @@ class KubeProxy:
         for addr in (ev.object.get("status") or {}).get("addresses") or []:
             if addr.get("type") == "InternalIP" and ev.type != "DELETED":
                 self.node_ips[name] = addr["address"]
+        if (ev.type == "ADDED" and name not in self.nodes) or (ev.type == "DELETED" and name in self.nodes):
+            for fn in self.before_change:
+                fn()
         if ev.type == "ADDED" and name not in self.nodes:
             self.nodes[name] = self.env.now
             if self.mode == "ipvs":
@@ -258,6 +264,8 @@ class KubeProxy:
         history = self.versions.setdefault(key, [])
         if history and _same(history[-1], rules):
             return
+        for fn in self.before_change:
+            fn()
         lo, hi = self.propagation
         rules.applied = {node: (rules.created if started >= rules.created else
                                 rules.created + self._rng.uniform(lo, hi))

@@ -79,18 +79,37 @@ def erlang_c(c: int, a: np.ndarray) -> np.ndarray:
     return np.where(rho < 1, out, 0.0)
 
 
+class _Tail:
+    """``P(T > x)`` of fixed rows (the module docstring's M/M/c response time behind a backlog),
+    with what does not depend on ``x`` computed once (the quantile search calls it often)."""
+
+    def __init__(self, wait, mu1, lam, c, erl) -> None:
+        a = lam / mu1
+        d = c - 1 - a
+        self.wait = wait
+        self.nd = np.abs(d) > 1e-9
+        self.degenerate = not bool(np.all(self.nd))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.coef = np.where(self.nd, erl / np.where(self.nd, d, 1.0), 0.0)
+        self.coef1 = 1 + self.coef
+        self.neg_mu1 = -mu1
+        self.neg_gap = -np.maximum(c * mu1 - lam, 0.0)
+        self.erl_mu1 = erl * mu1
+
+    def __call__(self, x) -> np.ndarray:
+        y = np.maximum(x - self.wait, 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e1 = np.exp(self.neg_mu1 * y)
+            p = self.coef1 * e1 - self.coef * np.exp(self.neg_gap * y)
+            if self.degenerate:
+                p = np.where(self.nd, p, (1 + self.erl_mu1 * y) * e1)
+        p = np.clip(p, 0.0, 1.0)
+        return np.where(x < self.wait, 1.0, p)
+
+
 def tail(x: np.ndarray, wait, mu1, lam, c, erl) -> np.ndarray:
     """``P(T > x)`` for each row (the module docstring's M/M/c response time behind a backlog)."""
-    y = np.maximum(x - wait, 0.0)
-    a = lam / mu1
-    d = c - 1 - a
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        coef = np.where(np.abs(d) > 1e-9, erl / np.where(np.abs(d) > 1e-9, d, 1.0), 0.0)
-        gap = np.maximum(c * mu1 - lam, 0.0)
-        p = (1 + coef) * np.exp(-mu1 * y) - coef * np.exp(-gap * y)
-        p = np.where(np.abs(d) > 1e-9, p, (1 + erl * mu1 * y) * np.exp(-mu1 * y))
-    p = np.clip(p, 0.0, 1.0)
-    return np.where(x < wait, 1.0, p)
+    return _Tail(wait, mu1, lam, c, erl)(x)
 
 
 def mean_latency(wait, mu1, lam, c, erl) -> np.ndarray:
@@ -100,27 +119,56 @@ def mean_latency(wait, mu1, lam, c, erl) -> np.ndarray:
     return wait + wq + 1 / mu1
 
 
+#: The quantile search stops once every bracket is this narrow (seconds).
+QUANTILE_TOL = 1e-12
+
+
 def mixture_quantile(qs, weights, params, groups: np.ndarray | None = None, n_groups: int = 1
                      ) -> np.ndarray:
-    """Quantiles ``qs`` of the mixture of the rows' latency distributions, weighted (per group)."""
+    """Quantiles ``qs`` of the mixture of the rows' latency distributions, weighted (per group).
+
+    Rows with the same group and latency parameters count once, with their weights summed (a
+    rate held for a minute gives sixty identical ticks); the bisection stops when every bracket
+    is narrower than :data:`QUANTILE_TOL`."""
     w = np.asarray(weights, dtype=float)
-    g = np.zeros(len(w), dtype=np.int64) if groups is None else groups
-    total = np.bincount(g, weights=w, minlength=n_groups)
+    total = np.bincount(np.zeros(len(w), dtype=np.int64) if groups is None else groups, weights=w,
+                        minlength=n_groups)
     out = np.full((len(qs), n_groups), np.nan)
     if not len(w):
         return out
+    params = tuple(np.broadcast_to(np.asarray(p, dtype=float), w.shape) for p in params)
     hi_row = params[0] + 60.0 / params[1] + 1.0
-    hi0 = np.zeros(n_groups)
-    np.maximum.at(hi0, g, hi_row)
+    if groups is None:
+        g = np.zeros(len(w), dtype=np.int64)
+        hi0 = np.full(n_groups, float(hi_row.max()))
+    else:
+        g = np.asarray(groups, dtype=np.int64)
+        hi0 = np.zeros(n_groups)
+        np.maximum.at(hi0, g, hi_row)
+    if len(w) > 1:  # identical rows once, weights summed
+        order = np.lexsort(params[::-1] + (g,))
+        keys = np.stack([g.astype(float)] + [p for p in params])[:, order]
+        new = np.empty(len(w), dtype=bool)
+        new[0] = True
+        new[1:] = np.any(keys[:, 1:] != keys[:, :-1], axis=0)
+        if not new.all():
+            starts = np.flatnonzero(new)
+            w = np.add.reduceat(w[order], starts)
+            first = order[starts]
+            g = g[first]
+            params = tuple(p[first] for p in params)
+    f = _Tail(*params)
     for j, q in enumerate(qs):
         lo, hi = np.zeros(n_groups), hi0.copy()
         target = (1 - q) * total
         for _ in range(60):
             mid = (lo + hi) / 2
-            p = np.bincount(g, weights=w * tail(mid[g], *params), minlength=n_groups)
+            p = np.bincount(g, weights=w * f(mid[g]), minlength=n_groups)
             above = p > target
             lo = np.where(above, mid, lo)
             hi = np.where(above, hi, mid)
+            if float((hi - lo).max()) <= QUANTILE_TOL:
+                break
         out[j] = np.where(total > 0, hi, np.nan)
     return out
 
@@ -143,22 +191,31 @@ class _Fluid:
     def busy(self) -> bool:
         return self.k * self.tick < self.src.duration or any(b > 1e-9 for b in self.backlog.values())
 
-    def add(self, **cols: Any) -> None:
-        """One batch of rows: arrays, or scalars for a column constant over the batch."""
-        self.parts["t"].append((len(cols["t"]), cols))
+    def add(self, m: int, cols: dict[str, np.ndarray]) -> None:
+        """One batch of ``m`` ticks: per column a ``(keys, m)`` array (row-major: key by key, as
+        the rows go) or a ``(keys,)`` array constant over the ticks; a column left out is 0."""
+        self.parts["t"].append((m, cols))
         self._cache = None
 
     def columns(self) -> dict[str, np.ndarray]:
         if self._cache is None:
             batches = self.parts["t"]
             out = {}
+            rows = [len(b["sock"]) * m for m, b in batches]
             for c in COLS:
                 kind = np.int64 if c in ("sock", "c") else float
-                vals = [np.asarray(b[c], dtype=kind) if c in b and np.ndim(b[c]) else
-                        np.full(n, b.get(c, 0.0), dtype=kind) for n, b in batches]
+                vals = []
+                for (m, b), n in zip(batches, rows):
+                    v = b.get(c)
+                    if v is None:
+                        vals.append(np.zeros(n, dtype=kind))
+                    elif v.ndim == 1:  # one value per key
+                        vals.append(np.repeat(v.astype(kind, copy=False), m))
+                    else:
+                        vals.append(v.astype(kind, copy=False).ravel())
                 out[c] = np.concatenate(vals) if vals else np.empty(0, dtype=kind)
             self._cache = out
-            self.parts["t"] = [(len(out["t"]), out)]
+            self.parts["t"] = [(1, out)] if len(out["t"]) else []
         return self._cache
 
 
@@ -173,21 +230,67 @@ def _mean_service(sock: AppSocket) -> float:
 
 
 class FluidEngine:
-    """Every fluid source of one cluster."""
+    """Every fluid source of one cluster.
 
-    def __init__(self, env: LabEnvironment, dataplane: DataPlane, proxy: KubeProxy) -> None:
+    Ticks are computed lazily: a tick depends only on the routing and the pods at its start, and
+    that state changes only in the data plane (a pod serves, closes, exits, is removed; a node
+    fails or recovers) and in kube-proxy (a new rule version, a node joins or leaves). Both call
+    :meth:`sync` before such a change (their ``before_change`` hooks), metrics-server calls it
+    (through ``DataPlane.sync``) before it reads usage, and the traffic views before they read
+    the ticks; :meth:`sync` computes every tick that starts before now with the state as it is.
+    One SimPy process sleeps until the sources' ends (their ticks are work for ``c.run()``) and
+    through the draining of their backlogs. The eager engine (``_eager``: wake at every SimPy
+    event and compute the ticks before the next one) gives the same ticks; it is kept for tests.
+    """
+
+    #: wake at every SimPy event instead of computing on demand (the reference for the lazy path)
+    _EAGER = False
+
+    def __init__(self, env: LabEnvironment, dataplane: DataPlane, proxy: KubeProxy,
+                 eager: bool | None = None) -> None:
         self.env = env
         self.dp = dataplane
         self.proxy = proxy
         self.sources: list[_Fluid] = []
         self._process = None
+        self._eager = self._EAGER if eager is None else eager
+        self._synced = -INF  # every tick that starts before this is computed
+        self._mu: dict[int, float] = {}  # socket index -> capacity (requests/s): fixed per socket
+        if not self._eager:
+            dataplane.before_change.append(self.sync)
+            proxy.before_change.append(self.sync)
 
     def add(self, source: Source, tick: float) -> _Fluid:
         f = _Fluid(source, tick)
         self.sources.append(f)
         if self._process is None or not self._process.is_alive:
-            self._process = self.env.process(self._loop())
+            self._process = self.env.process(self._loop() if self._eager else self._lazy())
         return f
+
+    def sync(self) -> None:
+        """Compute every tick that starts before now (the lazy path; a no-op for the eager one)."""
+        now = self.env.now
+        if self._eager or now <= self._synced:
+            return
+        for f in self.sources:
+            self._advance(f, now)
+        self._synced = now
+
+    def _lazy(self):
+        env = self.env
+        while True:
+            self.sync()
+            active = [f for f in self.sources if f.busy]
+            if not active:  # every tick is computed; run on until the last one has passed
+                end = max(f.t_of(f.k) for f in self.sources)
+                if end <= env.now:
+                    return
+                yield env.timeout(end - env.now)
+                continue
+            # the end of what is offered, then tick by tick while a backlog drains
+            wake = min(f.src.end if f.k * f.tick < f.src.duration else f.t_of(f.k) + f.tick
+                       for f in active)
+            yield env.timeout(max(0.0, wake - env.now))
 
     def _loop(self):
         env = self.env
@@ -303,71 +406,131 @@ class FluidEngine:
 
     def _ticks(self, f: _Fluid, ts: np.ndarray, dt: np.ndarray, offered: np.ndarray,
                shares: dict[int, float]) -> None:
+        """The batch's rows, one per share key and tick; the pods' sums over all their rows at once."""
         dp = self.dp
         timeout = f.src.timeout
-        for key, share in shares.items():
-            n = offered * share
+        keys = list(shares)
+        nk, m = len(keys), len(ts)
+        n = np.array([shares[k] for k in keys])[:, None] * offered  # n = offered x share
+        sock = np.empty(nk, dtype=np.int64)
+        refused, timed = np.zeros((nk, m)), np.zeros((nk, m))
+        live: list[tuple[int, AppSocket]] = []
+        for j, key in enumerate(keys):
             if key in (_REFUSED, _TIMEOUT):
-                f.add(t=ts, dt=dt, sock=-1, offered=n, refused=n if key == _REFUSED else 0.0,
-                      timeout=n if key == _TIMEOUT else 0.0)
-                continue
-            if key < 0:  # a pod that is gone: refused, named in the frame
-                f.add(t=ts, dt=dt, sock=-(key + 10), offered=n, refused=n)
-                continue
-            sock = dp.sockets[key]
-            if sock.node in dp.down:
-                f.add(t=ts, dt=dt, sock=key, offered=n, timeout=n)
-                f.backlog.pop(key, None)
-                continue
-            refused = (ts < sock.listen_at) | (ts >= sock.closed_at) | (ts >= sock.exit_at)
-            hung = ~refused & (ts >= sock.hang_at)
+                sock[j] = -1
+                (refused if key == _REFUSED else timed)[j] = n[j]
+            elif key < 0:  # a pod that is gone: refused, named in the frame
+                sock[j] = -(key + 10)
+                refused[j] = n[j]
+            else:
+                sock[j] = key
+                s = dp.sockets[key]
+                if s.node in dp.down:
+                    timed[j] = n[j]
+                    f.backlog.pop(key, None)
+                else:
+                    live.append((j, s))
+        cols = {"t": np.broadcast_to(ts, (nk, m)), "dt": np.broadcast_to(dt, (nk, m)), "sock": sock,
+                "offered": n, "refused": refused, "timeout": timed}
+        if live:
+            self._serve(f, ts, dt, n, live, timeout, cols)
+        f.add(m, cols)
+
+    def _serve(self, f: _Fluid, ts: np.ndarray, dt: np.ndarray, n_all: np.ndarray,
+               live: list[tuple[int, AppSocket]], timeout: float, cols: dict[str, np.ndarray]) -> None:
+        """The rows of the serving pods (``live``: row index and socket), every pod at once."""
+        nk, m = n_all.shape
+        rows = np.array([j for j, _ in live])
+        n = n_all[rows]
+        socks = [s for _, s in live]
+        first, last = float(ts[0]), float(ts[-1])
+        if all(s.listen_at <= first and min(s.closed_at, s.exit_at, s.hang_at) > last for s in socks):
+            refused = hung = np.zeros((len(socks), m), dtype=bool)  # every pod serves every tick
+            serve = ~refused
+        else:
+            at = np.array([(s.listen_at, s.closed_at, s.exit_at, s.hang_at) for s in socks])
+            refused = (ts < at[:, 0:1]) | (ts >= at[:, 1:2]) | (ts >= at[:, 2:3])
+            hung = ~refused & (ts >= at[:, 3:4])
             serve = ~refused & ~hung
-            s1 = _mean_service(sock)
-            c = sock.concurrency
-            mu = c / s1
-            if sock.throttle_s:
-                mu = min(mu, 1.0 / sock.throttle_s)
-            mu1 = mu / c
-            m = len(ts)
-            served, drop, b_end, wait = np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
-            reset = np.zeros(m)
-            b = f.backlog.get(key, 0.0)
-            cap_q = mu * timeout
-            lam = n / dt
-            if b == 0 and serve.all() and bool((n <= mu * dt).all()):
-                served, m = n.copy(), 0  # no queue builds up: nothing to recurse over
-            for i in range(m):  # the backlog recursion (cheap: plain floats)
-                if not serve[i]:
-                    reset[i], b = b, 0.0
+        mus = []
+        for s in socks:
+            mu = self._mu.get(s.index)
+            if mu is None:
+                mu = s.concurrency / _mean_service(s)
+                if s.throttle_s:
+                    mu = min(mu, 1.0 / s.throttle_s)
+                self._mu[s.index] = mu
+            mus.append(mu)
+        mu = np.array(mus)
+        cs = np.array([s.concurrency for s in socks], dtype=np.int64)
+        mu1 = mu / cs
+        lam = n / dt
+        nl = len(socks)
+        served, drop, b_end, wait = n.copy(), np.zeros((nl, m)), np.zeros((nl, m)), np.zeros((nl, m))
+        reset = np.zeros((nl, m))
+        b0 = np.array([f.backlog.get(s.index, 0.0) for s in socks])
+        easy = (b0 == 0) & serve.all(axis=1) & (n <= mu[:, None] * dt).all(axis=1)
+        for r in np.flatnonzero(~easy).tolist():  # the backlog recursion (cheap: plain floats)
+            mu_r, b = mus[r], float(b0[r])
+            cap_q = mu_r * timeout
+            sv_r, n_r, serve_r = served[r], n[r], serve[r]
+            dr, wr, be, rs = drop[r], wait[r], b_end[r], reset[r]
+            for i in range(m):
+                if not serve_r[i]:
+                    sv_r[i] = 0.0
+                    rs[i], b = b, 0.0
                     continue
-                avail = b + n[i]
-                cap = mu * dt[i]
+                avail = b + n_r[i]
+                cap = mu_r * dt[i]
                 sv = avail if avail < cap else cap
                 nb = avail - sv
                 if nb > cap_q:
-                    drop[i] = nb - cap_q
+                    dr[i] = nb - cap_q
                     nb = cap_q
-                served[i], wait[i], b_end[i] = sv, (b + nb) / 2 / mu, nb
+                sv_r[i], wr[i], be[i] = sv, (b + nb) / 2 / mu_r, nb
                 b = nb
-            f.backlog[key] = b
-            m = len(ts)
-            erl = erlang_c(c, lam / mu1) if c <= 1000 else np.zeros(m)
-            # P(T > timeout) <= e^{-40} below: skip the exponentials (a day of ticks adds up)
-            gap = min(mu1, float((c * mu1 - lam).min()))
-            if gap > 0 and (timeout - float(wait.max())) * gap > 40 and not b_end.any():
-                late = np.zeros(m)
-            else:
-                late = tail(np.full(m, timeout), wait, mu1, lam, c, erl)
-            ok = served * (1 - late)
-            f.add(t=ts, dt=dt, sock=key, offered=n, served=served, ok=ok,
-                  refused=np.where(refused, n, 0.0), reset=reset,
-                  timeout=np.where(hung, n, 0.0) + drop + served * late, backlog=b_end, wait=wait,
-                  mu1=mu1, lam=lam, c=c, erlang=erl)
-            work = served > 0
-            if work.any():
-                sock.fluid_start.frombytes(ts[work].tobytes())
-                sock.fluid_end.frombytes((ts + dt)[work].tobytes())
-                sock.fluid_n.frombytes(served[work].tobytes())
+            f.backlog[socks[r].index] = b
+        for r in np.flatnonzero(easy).tolist():
+            f.backlog[socks[r].index] = 0.0
+        erl = np.zeros((nl, m))
+        for c in np.unique(cs).tolist():
+            if c <= 1000:
+                sel = cs == c
+                erl[sel] = erlang_c(c, lam[sel] / mu1[sel, None])
+        # P(T > timeout) <= e^{-40} in a tick without backlog: 0, without the exponentials (a day
+        # of ticks adds up); decided tick by tick, so how ticks are batched changes nothing
+        gap = np.minimum(mu1[:, None], cs[:, None] * mu1[:, None] - lam)
+        skip = (gap > 0) & ((timeout - wait) * gap > 40) & (b_end == 0)
+        late = np.zeros((nl, m))
+        k = ~skip.all(axis=1)
+        if k.any():
+            late[k] = np.where(skip[k], 0.0, tail(np.full((int(k.sum()), m), timeout), wait[k], mu1[k, None],
+                                                  lam[k], cs[k, None], erl[k]))
+        ok = served * (1 - late)
+        full = {"served": served, "ok": ok, "reset": reset, "backlog": b_end, "wait": wait, "lam": lam,
+                "erlang": erl}
+        for name, v in full.items():
+            col = np.zeros((nk, m))
+            col[rows] = v
+            cols[name] = col
+        cols["refused"][rows] = np.where(refused, n, 0.0)
+        cols["timeout"][rows] = np.where(hung, n, 0.0) + drop + served * late
+        per = {"mu1": mu1, "c": cs}
+        for name, v in per.items():
+            col = np.zeros(nk, dtype=v.dtype)
+            col[rows] = v
+            cols[name] = col
+        te = ts + dt
+        for r, s in enumerate(socks):
+            work = served[r] > 0
+            if work.all():
+                s.fluid_start.frombytes(ts.tobytes())
+                s.fluid_end.frombytes(te.tobytes())
+                s.fluid_n.frombytes(served[r].tobytes())
+            elif work.any():
+                s.fluid_start.frombytes(ts[work].tobytes())
+                s.fluid_end.frombytes(te[work].tobytes())
+                s.fluid_n.frombytes(served[r][work].tobytes())
 
 
 class FluidTraffic:
@@ -391,6 +554,7 @@ class FluidTraffic:
                 f"in_flight={s['in_flight']} p99={s['p99_s']}>")
 
     def _cols(self) -> dict[str, np.ndarray]:
+        self._engine.sync()
         cols = self._fluid.columns()
         keep = cols["t"] <= self._clock()
         return {k: v[keep] for k, v in cols.items()}
