@@ -477,3 +477,22 @@ def test_orphaned_replica_set_is_adopted_by_a_new_deployment_with_the_same_templ
     assert again["metadata"]["name"] == rs["metadata"]["name"]
     assert again["metadata"]["ownerReferences"][0]["uid"] == d["metadata"]["uid"]
     assert {p["metadata"]["name"] for p in pods(c)} == before
+
+
+def test_a_stuck_scale_up_past_the_progress_deadline_is_rechecked_at_the_bucket_rate_not_every_5_ms():
+    """requeueStuckDeployment re-queues rate-limited after every clean sync once the deadline has
+    passed; DefaultControllerRateLimiter's token bucket (10/s, burst 100) bounds that loop."""
+    import labkit
+
+    c = labkit.Cluster(seed=0)
+    c.add_node_pool("general", instance_type="ecs.g7.xlarge", count=1)
+    c.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+             "spec": {"replicas": 1, "progressDeadlineSeconds": 10, "selector": {"matchLabels": {"app": "web"}},
+                      "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                          {"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": "1"}}}]}}}})
+    c.run()
+    c.run(until=c.now + 30)  # the deadline of the complete rollout has long passed
+    c.scale("Deployment", "web", 10)  # most of the new pods cannot be scheduled
+    before = c.deployment_controller.syncs
+    c.run(until=c.now + 60)
+    assert c.deployment_controller.syncs - before <= 100 + 10 * 60 + 10

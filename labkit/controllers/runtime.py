@@ -7,9 +7,12 @@ once; a key added while its sync runs is synced again afterwards, never twice at
 why a burst of watch events (a ReplicaSet's pods turning ready one by one) produces fewer
 Deployment syncs than events, and it shapes the sequence of ReplicaSet sizes in a rollout.
 
-Failures are retried with the per-item exponential back-off of
-``DefaultControllerRateLimiter`` (5 ms doubling, at most 1000 s); a :class:`Conflict` from an
-update on stale data is the usual failure.
+Failures are retried with ``DefaultControllerRateLimiter``: the larger of a per-item exponential
+back-off (5 ms doubling, at most 1000 s) and a token bucket shared by the queue (10 adds per
+second, bursts of 100); a :class:`Conflict` from an update on stale data is the usual failure.
+The bucket is what keeps a controller that re-queues a key after every clean sync (the
+Deployment controller's ``requeueStuckDeployment`` once a progress deadline has passed) at ten
+syncs a second instead of one every 5 ms.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = ["Controller", "WorkQueue", "SyncError", "BASE_DELAY", "MAX_DELAY"]
 
 BASE_DELAY = 0.005  # ItemExponentialFailureRateLimiter base
 MAX_DELAY = 1000.0  # ... and cap
+BUCKET_QPS, BUCKET_BURST = 10.0, 100  # BucketRateLimiter: rate.NewLimiter(rate.Limit(10), 100)
 
 
 class SyncError(Exception):
@@ -42,6 +46,7 @@ class WorkQueue:
         self._dirty: set[Hashable] = set()
         self._processing: set[Hashable] = set()
         self._failures: dict[Hashable, int] = {}
+        self._tokens, self._tokens_at = float(BUCKET_BURST), 0.0
         self._wake: Any = None
 
     def __len__(self) -> int:
@@ -71,10 +76,19 @@ class WorkQueue:
         timer.callbacks.append(lambda _ev: self.add(key))
 
     def add_rate_limited(self, key: Hashable) -> None:
-        """Retry ``key`` after 5 ms × 2^failures (at most 1000 s)."""
+        """Retry ``key`` after the larger of 5 ms × 2^failures (at most 1000 s) and the wait for a
+        token of the queue's bucket (``MaxOfRateLimiter`` of ``default_rate_limiters.go``)."""
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
-        self.add_after(key, min(BASE_DELAY * 2 ** n, MAX_DELAY))
+        self.add_after(key, max(min(BASE_DELAY * 2 ** n, MAX_DELAY), self._bucket_delay()))
+
+    def _bucket_delay(self) -> float:
+        """``rate.Limiter.Reserve().Delay()``: tokens refill at 10/s up to 100; each add takes one."""
+        now = float(self.env.now)
+        self._tokens = min(float(BUCKET_BURST), self._tokens + (now - self._tokens_at) * BUCKET_QPS)
+        self._tokens_at = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / BUCKET_QPS
 
     def num_requeues(self, key: Hashable) -> int:
         """How often ``key`` was retried since it last synced cleanly (``NumRequeues``)."""
