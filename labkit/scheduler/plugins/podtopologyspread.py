@@ -182,6 +182,9 @@ class PodIndex:
             self._version = table.version
         changed = table.rows_changed_since(self._seq)  # None: the log no longer reaches back
         rows: Any = range(table.n) if changed is None else set(changed.tolist()) | self._detour
+        if changed is not None:
+            # the change log may name rows of nodes removed since (a pod deleted with its node)
+            rows = {i for i in rows if i < table.n}
         self._apply(table, rows)
         self._detour = set()
         self._seq = table.row_seq
@@ -195,6 +198,7 @@ class PodIndex:
 
     def _reset(self, n: int) -> None:
         self._seen = [{} for _ in range(n)]
+        self._detour = set()  # rows of a dry-run copy of the old numbering: every row is compared anew
         self._sig_ids.clear()
         self._sigs.clear()
         self._sig_rows.clear()
