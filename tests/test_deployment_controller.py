@@ -487,7 +487,8 @@ def test_a_stuck_scale_up_past_the_progress_deadline_is_rechecked_at_the_bucket_
     c = labkit.Cluster(seed=0)
     c.add_node_pool("general", instance_type="ecs.g7.xlarge", count=1)
     c.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-             "spec": {"replicas": 1, "progressDeadlineSeconds": 10, "selector": {"matchLabels": {"app": "web"}},
+             "spec": {"replicas": 1, "progressDeadlineSeconds": 10,
+                      "selector": {"matchLabels": {"app": "web"}},
                       "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
                           {"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": "1"}}}]}}}})
     c.run()

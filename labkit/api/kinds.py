@@ -43,6 +43,8 @@ KINDS: dict[str, Kind] = {
         Kind("apps/v1", "ReplicaSet", True, "replicasets"),
         Kind("apps/v1", "StatefulSet", True, "statefulsets"),
         Kind("apps/v1", "DaemonSet", True, "daemonsets"),
+        Kind("v1", "ReplicationController", True, "replicationcontrollers"),
+        Kind("batch/v1", "Job", True, "jobs"),
         Kind("autoscaling/v2", "HorizontalPodAutoscaler", True, "horizontalpodautoscalers"),
         Kind("scheduling.k8s.io/v1", "PriorityClass", False, "priorityclasses"),
         Kind("storage.k8s.io/v1", "StorageClass", False, "storageclasses"),
