@@ -214,6 +214,11 @@ class TrafficEngine:
         self._process = None
         self.last_done = 0.0
         dataplane.subscribe(self._interrupt)
+        if not self._EAGER:
+            # computed on demand: before anything that can change a request's fate (a socket, a
+            # node, kube-proxy's rules), before metrics-server reads usage, before every view
+            dataplane.before_change.append(self.sync)
+            proxy.before_change.append(self.sync)
 
     # -- sources --------------------------------------------------------------------------------
     def add(self, source: Source) -> None:
@@ -231,8 +236,25 @@ class TrafficEngine:
         return i
 
     # -- the SimPy side ---------------------------------------------------------------------------
+    #: True: process arrivals at every SimPy event (the original way; a test compares the two)
+    _EAGER = False
+
+    def sync(self) -> None:
+        """Process every arrival before now: nothing that could change them has happened since the
+        last call (every such change calls this first, through the ``before_change`` hooks)."""
+        self._advance(float(self.env.now))
+
     def _loop(self):
         env = self.env
+        while not self._EAGER:
+            active = [s for s in self.sources if s.end > self._processed]
+            if active:
+                yield env.timeout(max(0.0, max(s.end for s in active) - env.now))
+                self._advance(float(env.now))
+                continue
+            if self.last_done <= env.now:
+                return
+            yield env.timeout(self.last_done - env.now)  # the last requests end: c.run() waits for them
         while True:
             t_next = env.peek()
             self._advance(t_next)

@@ -38,6 +38,7 @@ class Traffic:
                 f"in_flight={s['in_flight']} p99={s['p99_s']}>")
 
     def _arrays(self) -> dict[str, np.ndarray]:
+        self._engine.sync()
         rec = self._engine.records
         now = self._clock()
         src = np.frombuffer(rec.source, dtype=np.int64)
