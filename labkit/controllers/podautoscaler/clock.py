@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from labkit.api.store import EPOCH
 
 __all__ = ["parse_time", "format_time"]
 
 
+@lru_cache(maxsize=4096)  # the same timestamps come back at every sync (pods' start times, conditions)
 def parse_time(text: str) -> float:
     """``"2026-01-01T00:05:00.25Z"`` -> seconds since :data:`labkit.api.store.EPOCH` (naive times are UTC)."""
     t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -15,6 +15,7 @@ step-by-step :attr:`trace` for ``Cluster.explain_hpa``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from labkit.api.quantity import format_cpu, parse_quantity, to_millis
@@ -466,7 +467,13 @@ def _tolerances(spec: dict[str, Any], config: Config) -> rc.Tolerances:
 
 
 def _millis(value: Any) -> int:
-    return to_millis(parse_quantity(value))
+    """``Quantity.MilliValue()`` of a quantity string or number (memoized: samples repeat)."""
+    return _millis_of(value) if isinstance(value, str) else to_millis(parse_quantity(value))
+
+
+@lru_cache(maxsize=65536)
+def _millis_of(text: str) -> int:
+    return to_millis(parse_quantity(text))
 
 
 def _samples(metrics: dict[str, Any], key: str, container: str = "") -> dict[str, rc.Sample]:

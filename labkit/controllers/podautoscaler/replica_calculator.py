@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -165,7 +166,7 @@ def pod_requests(pods: list[dict[str, Any]], resource: str, container: str = "")
             req = ((c.get("resources") or {}).get("requests") or {}).get(resource)
             if req is None:
                 raise CalcError(f"missing request for {resource} in container {c.get('name')} of Pod {name}")
-            total += to_millis(parse_quantity(req))
+            total += _request_millis(req) if isinstance(req, str) else to_millis(parse_quantity(req))
         out[name] = total
     return out
 
@@ -436,6 +437,14 @@ def external_per_pod_replicas(
     return object_per_pod_replicas(
         status_replicas, target, min(sum(values), MAX_INT64), tol, "external average value"
     )
+
+
+@lru_cache(maxsize=4096)
+def _request_millis(text: str) -> int:
+    """A container request's ``MilliValue()``, memoized (every sync reads the same few)."""
+    from labkit.api.quantity import parse_quantity, to_millis
+
+    return to_millis(parse_quantity(text))
 
 
 def _go_div(a: int, b: int) -> int:
