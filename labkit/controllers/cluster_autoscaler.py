@@ -569,21 +569,9 @@ class ClusterAutoscaler:
         if n == 0:
             return np.zeros(0, dtype=bool), lambda i: []
         ctx = CycleContext(pod=info, table=table, api=self.api, now=self.env.now)
-        skip: set[str] = set()
-        allowed: np.ndarray | None = None
-        for plugin in self.algorithm.profile.filter_plugins:
-            if not plugin.has_pre_filter:
-                continue
-            pf = plugin.pre_filter(ctx)
-            if pf is None:
-                continue
-            if pf.skip:
-                skip.add(plugin.name)
-            if pf.reject is not None:
-                return np.zeros(n, dtype=bool), lambda i, reject=pf.reject: [reject]
-            if pf.node_names is not None:
-                mask = np.array([nm in pf.node_names for nm in table.names], dtype=bool)
-                allowed = mask if allowed is None else allowed & mask
+        skip, allowed, pf, _ = self.algorithm.pre_filter(ctx)
+        if pf is not None:
+            return np.zeros(n, dtype=bool), lambda i, reject=pf.reject: [reject]
         first, results = self.algorithm.filter_all(ctx, skip)
         ok = first < 0
         if allowed is not None:

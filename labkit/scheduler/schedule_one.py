@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labkit.scheduler.framework import Code, CycleContext, Plugin, Rejection
+from labkit.scheduler.framework import Code, CycleContext, Plugin, PreFilterResult, Rejection
 from labkit.scheduler.profile import Profile
 
 __all__ = ["CycleResult", "ScheduleAlgorithm", "heap_root", "num_feasible_nodes_to_find"]
@@ -143,6 +143,28 @@ class ScheduleAlgorithm:
         self._filter_cache: dict[tuple[int, Hashable], tuple[int, list[Rejection], np.ndarray]] = {}
         self._score_cache: dict[tuple[str, Hashable], tuple[tuple[int, int], np.ndarray]] = {}
 
+    def pre_filter(self, ctx: CycleContext
+                   ) -> tuple[set[str], np.ndarray | None, PreFilterResult | None, str]:
+        """``RunPreFilterPlugins``: the plugins that skip themselves, the nodes the PreFilter results
+        allow (``None``: all), and the first rejection with the rejecting plugin's name (the cycle
+        stops there). The cluster autoscaler runs the same on its template nodes."""
+        skip: set[str] = set()
+        allowed: np.ndarray | None = None
+        for plugin in self.profile.filter_plugins:
+            if not plugin.has_pre_filter:
+                continue
+            pf = plugin.pre_filter(ctx)
+            if pf is None:
+                continue
+            if pf.skip:
+                skip.add(plugin.name)
+            if pf.reject is not None:
+                return skip, allowed, pf, plugin.name
+            if pf.node_names is not None:
+                mask = np.array([nm in pf.node_names for nm in ctx.table.names], dtype=bool)
+                allowed = mask if allowed is None else allowed & mask
+        return skip, allowed, None, ""
+
     def filter_all(self, ctx: CycleContext, skip: set[str]) -> tuple[np.ndarray, list[tuple[Plugin, list]]]:
         """Run every filter on every node; return the first-failing-plugin index per node (-1 = pass).
 
@@ -212,27 +234,15 @@ class ScheduleAlgorithm:
             res.prefilter_message = "no nodes available to schedule pods"
             return res
         # -- PreFilter ------------------------------------------------------------------
-        skip: set[str] = set()
-        allowed: np.ndarray | None = None
-        for plugin in self.profile.filter_plugins:
-            if not plugin.has_pre_filter:
-                continue
-            pf = plugin.pre_filter(ctx)
-            if pf is None:
-                continue
-            if pf.skip:
-                skip.add(plugin.name)
-            if pf.reject is not None:
-                res.prefilter_message = pf.reject
-                unresolvable = pf.code == Code.UnschedulableAndUnresolvable
-                res.filters = [(plugin.name, [Rejection(pf.reject, np.ones(n, dtype=bool), unresolvable)])]
-                res.first[:] = 0
-                if all_nodes:
-                    self._score_all_nodes(ctx, res)
-                return res
-            if pf.node_names is not None:
-                mask = np.array([nm in pf.node_names for nm in t.names], dtype=bool)
-                allowed = mask if allowed is None else allowed & mask
+        skip, allowed, pf, rejecter = self.pre_filter(ctx)
+        if pf is not None:
+            res.prefilter_message = pf.reject
+            unresolvable = pf.code == Code.UnschedulableAndUnresolvable
+            res.filters = [(rejecter, [Rejection(pf.reject, np.ones(n, dtype=bool), unresolvable)])]
+            res.first[:] = 0
+            if all_nodes:
+                self._score_all_nodes(ctx, res)
+            return res
         # -- Filter ---------------------------------------------------------------------
         first, results = self.filter_all(ctx, skip)
         res.filters = [(p.name, rej) for p, rej in results]
