@@ -16,7 +16,8 @@ from labkit.views import PALETTE, node_usage
 __all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap",
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
            "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure",
-           "autoscaling_figure", "day_figure", "cost_figure"]
+           "autoscaling_figure", "autoscaling_changing", "autoscaling_static_key", "day_figure",
+           "cost_figure"]
 
 
 
@@ -532,6 +533,7 @@ def autoscaling_figure(frame: pd.DataFrame, target: int, slo_ms: float = 100.0, 
     matplotlib.figure.Figure
         Three axes over one time axis in minutes.
     """
+    import matplotlib as mpl
     import numpy as np
     from matplotlib.figure import Figure
 
@@ -567,10 +569,43 @@ def autoscaling_figure(frame: pd.DataFrame, target: int, slo_ms: float = 100.0, 
     lat_ax.legend(loc="upper left", bbox_to_anchor=(1.09, 1.0), frameon=False, fontsize="small")
     lat_ax.set_xlabel("time since the traffic started (min)")
     for ax in (load_ax, util_ax, lat_ax):
-        ax.grid(axis="x", color="0.9")
         ax.set_xlim(0, float(t[-1]) if len(t) else 1)
+    for ax in (load_ax, util_ax):
+        ax.grid(axis="x", color="0.9")
+    # The latency panel's x grid as plain lines, the same pixels as ax.grid's: they are drawn over
+    # the area over the SLO, so the panel's Blitter redraws them with it (autoscaling_changing).
+    lo, hi = lat_ax.get_xlim()
+    for x in lat_ax.get_xticks():
+        if lo <= x <= hi:
+            lat_ax.axvline(x, color="0.9", linewidth=mpl.rcParams["grid.linewidth"], zorder=1.5, gid="x-grid")
     fig.suptitle(title or "The HPA at work", x=0.02, y=0.985, ha="left", fontsize="medium")
     return fig
+
+
+def autoscaling_changing(fig: Figure) -> list[Any]:
+    """The artists of an :func:`autoscaling_figure` that one run's data or title decides, in drawing order.
+
+    With a :class:`labkit.widgets._panel.Blitter` keyed by :func:`autoscaling_static_key`, the
+    panel draws only these over the rest (the static part: axes, ticks, legends, the load, the
+    target band). Besides the data (replicas and ready pods, the utilization the HPA saw, p95 and
+    its area over the SLO) and the title, they include what a full draw puts on top of the data:
+    the maxReplicas and SLO lines, the spines and, in the latency panel, the x gridlines (drawn
+    over the area over the SLO), so that the pixels are a full draw's.
+    """
+    load_ax, util_ax, lat_ax, right = fig.axes
+    out: list[Any] = [util_ax.lines[-1], *util_ax.spines.values()]
+    grid = [a for a in lat_ax.lines if a.get_gid() == "x-grid"]
+    lines = [a for a in lat_ax.lines if a.get_gid() != "x-grid"]  # p95, then the SLO line
+    out += [lat_ax.collections[-1], *grid, *lines, *lat_ax.spines.values()]
+    out += [*right.lines, *right.spines.values()]
+    return out + [fig._suptitle]
+
+
+def autoscaling_static_key(fig: Figure, pattern: str) -> tuple[Any, ...]:
+    """What the static part of an :func:`autoscaling_figure` depends on: the load (``pattern``),
+    the axes' limits and the legends' texts (the target, maxReplicas)."""
+    legends = tuple(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+    return (pattern, tuple((ax.get_xlim(), ax.get_ylim()) for ax in fig.axes), legends)
 
 
 def day_figure(frame: pd.DataFrame, title: str = "", max_replicas: int | None = None) -> Figure:

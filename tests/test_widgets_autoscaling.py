@@ -102,3 +102,122 @@ def test_a_day_with_the_cluster_autoscaler_adds_nodes_for_the_peak_and_removes_t
     assert f["pending"].max() > 0  # pods waited for a node
     assert day.cost_cny < day.fixed_cost_cny
     assert set(day.cost["node_pool"]) == {"general", "elastic"}
+
+
+def _pixels(png_bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png_bytes)).convert("RGBA"))
+
+
+def _panel_figure(run):
+    from labkit.plots import autoscaling_figure
+
+    return autoscaling_figure(run.frame, target=run.target, slo_ms=A.SLO_MS, title=run.title,
+                              max_replicas=run.max_replicas, dpi=A.PANEL_DPI)
+
+
+def test_blitted_panel_figure_has_the_pixels_of_a_full_draw():
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from labkit.plots import autoscaling_changing, autoscaling_static_key
+    from labkit.widgets._panel import Blitter, png
+
+    blitter = Blitter()
+    # the first of each pattern draws the static part; the others paste it. ("step", 2, 2): p95
+    # over the SLO most of the run, its area under the latency panel's gridlines
+    for pattern, low, high, window in [("step", 2, 2, 300), ("step", 1, 2, 0), ("oscillating", 2, 10, 300),
+                                       ("oscillating", 2, 10, 0), ("spike", 2, 3, 0), ("spike", 2, 3, 60)]:
+        run = A.autoscale_run(pattern, 60, low, high, window)
+        fig = _panel_figure(run)
+        blitted = blitter.render(fig, autoscaling_changing(fig), autoscaling_static_key(fig, pattern))
+        canvas = FigureCanvasAgg(_panel_figure(run))
+        canvas.draw()
+        assert (_pixels(blitted) == _pixels(png(canvas))).all(), (pattern, low, high, window)
+
+
+def test_static_key_names_what_the_background_shows():
+    pytest.importorskip("matplotlib")
+    from labkit.plots import autoscaling_static_key
+
+    a = autoscaling_static_key(_panel_figure(A.autoscale_run("oscillating", 60, 2, 10, 300)), "oscillating")
+    assert autoscaling_static_key(_panel_figure(A.autoscale_run("oscillating", 60, 2, 10, 0)),
+                                  "oscillating") == a  # the window shows only in the lines and title
+    assert autoscaling_static_key(_panel_figure(A.autoscale_run("oscillating", 60, 2, 9, 300)),
+                                  "oscillating") != a  # the maxReplicas line's legend
+    assert autoscaling_static_key(_panel_figure(A.autoscale_run("oscillating", 50, 2, 10, 300)),
+                                  "oscillating") != a  # the target and its band
+
+
+def test_panel_blitter_prime_draws_the_background_a_render_then_pastes():
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from labkit.plots import autoscaling_changing, autoscaling_static_key
+    from labkit.widgets._panel import png
+
+    run = A.autoscale_run("daily wave", 60, 2, 10, 120)
+    blitter = A._PanelBlitter()
+    fig = _panel_figure(run)
+    blitter.prime(fig, autoscaling_changing(fig), autoscaling_static_key(fig, run.pattern))
+    assert len(blitter._backgrounds) == 1
+    fig = _panel_figure(run)
+    blitted = blitter.render(fig, autoscaling_changing(fig), autoscaling_static_key(fig, run.pattern))
+    assert len(blitter._backgrounds) == 1  # pasted, not drawn again
+    canvas = FigureCanvasAgg(_panel_figure(run))
+    canvas.draw()
+    assert (_pixels(blitted) == _pixels(png(canvas))).all()
+
+
+def test_background_runs_pause_for_the_foreground_and_give_the_same_run():
+    key = A._key("spike", 40, 2, 8, 120, 0)
+    calls = []
+    run = A._compute_run(key, pause=lambda: calls.append(1))
+    assert len(calls) == A.RUN_S / A.EVERY_S  # before every sample
+    assert run.timeline.summary == A._compute_run(key).timeline.summary
+    assert run.frame.equals(A._compute_run(key).frame)
+    # a busy foreground holds a background run; an idle one lets it through
+    A._RUNS.pop(key, None)
+    A._FOREGROUND_IDLE.clear()
+    try:
+        A._PREFETCH.want([key])
+        time.sleep(0.5)
+        assert key not in A._RUNS
+    finally:
+        A._FOREGROUND_IDLE.set()
+    deadline = time.monotonic() + 30
+    while key not in A._RUNS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert A._RUNS[key].frame.equals(run.frame)
+
+
+def test_the_foreground_waits_for_the_run_the_prefetcher_has_under_way():
+    key = A._key("step", 80, 3, 12, 60, 0)
+    A._RUNS.pop(key, None)
+    A._FOREGROUND_IDLE.clear()  # as during a panel update: the background run stops at its first sample
+    try:
+        A._PREFETCH.want([key])
+        deadline = time.monotonic() + 10
+        while key not in A._IN_FLIGHT and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert key in A._IN_FLIGHT
+        run = A._autoscale_run(*key)  # lets the background run finish, and takes it
+    finally:
+        A._FOREGROUND_IDLE.set()
+    assert A._RUNS[key] is run
+    assert A._FOREGROUND_IDLE.is_set()
+
+
+def test_waiting_outside_a_panel_update_leaves_the_foreground_idle():
+    key = A._key("oscillating", 70, 2, 11, 180, 0)
+    A._RUNS.pop(key, None)
+    A._PREFETCH.want([key])
+    deadline = time.monotonic() + 10
+    while key not in A._IN_FLIGHT and key not in A._RUNS and time.monotonic() < deadline:
+        time.sleep(0.005)
+    A._autoscale_run(*key)
+    assert A._FOREGROUND_IDLE.is_set()

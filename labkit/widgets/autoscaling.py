@@ -22,11 +22,12 @@ import functools
 import html
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.widgets._panel import clamp, panel, png
+from labkit.widgets._panel import Blitter, clamp, panel
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -168,7 +169,7 @@ class Timeline:
 
 def _ready_nodes(c: Cluster) -> int:
     n = 0
-    for node in c.list("Node"):
+    for node in c.api.items("Node"):
         for cond in (node.get("status") or {}).get("conditions") or []:
             if cond.get("type") == "Ready" and cond.get("status") == "True":
                 n += 1
@@ -213,11 +214,13 @@ def p95_over_time(traffic: Any, start_s: float, bin_s: float, bins: int) -> list
 
 
 def record(c: Cluster, traffic: Any, pattern: Pattern, duration: float, every_s: float = EVERY_S,
-           hpa: str = "web", app: str = "web") -> Timeline:
+           hpa: str = "web", app: str = "web", pause: Callable[[], None] | None = None) -> Timeline:
     """Run ``c`` for ``duration`` seconds from now, while ``traffic`` (started now) flows.
 
     Every ``every_s`` seconds it reads the Deployment, the HPA's status, the pods and the nodes,
-    as ``kubectl get`` would; afterwards it adds the p95 latency per interval.
+    as ``kubectl get`` would (the stored objects, read without copies); afterwards it adds the p95
+    latency per interval. ``pause``, if given, is called before every sample (the panel's
+    background runs wait there while the foreground works); it does not change the run.
     """
     import pandas as pd
 
@@ -226,12 +229,16 @@ def record(c: Cluster, traffic: Any, pattern: Pattern, duration: float, every_s:
         "averageUtilization"]
     rows = []
     steps = int(math.ceil(duration / every_s - 1e-9))
+    api = c.api
     for k in range(1, steps + 1):
+        if pause is not None:
+            pause()
         c.run(until=start + min(k * every_s, duration))
-        dep = c.get("Deployment", app)
-        status = c.get("HorizontalPodAutoscaler", hpa).get("status") or {}
+        # read-only views of the stored objects: what c.get / c.list return, without the copies
+        dep = api.get("Deployment", app, "default", copy=False)
+        status = api.get("HorizontalPodAutoscaler", hpa, "default", copy=False).get("status") or {}
         current = ((status.get("currentMetrics") or [{}])[0].get("resource") or {}).get("current") or {}
-        pods = c.list("Pod", label_selector=f"app={app}")
+        pods = api.list("Pod", label_selector=f"app={app}", copy=False)
         rows.append({
             "t_s": round(c.now - start, 6),
             "rate_rps": float(pattern.rate(c.now - start - 1e-9)),
@@ -322,44 +329,98 @@ _RUNS: dict[tuple[Any, ...], AutoscaleRun] = {}
 _RUNS_LOCK = threading.Lock()
 
 
-def _compute_run(key: tuple[Any, ...]) -> AutoscaleRun:
+#: Runs being computed now (by the prefetcher), with the event set when each is in :data:`_RUNS`.
+_IN_FLIGHT: dict[tuple[Any, ...], threading.Event] = {}
+#: Set while no panel update is at work: background runs wait for it between samples, so that
+#: they do not take turns with the foreground for the interpreter (each would run at half speed).
+_FOREGROUND_IDLE = threading.Event()
+_FOREGROUND_IDLE.set()
+
+
+def _pause() -> None:
+    """Where a background run waits while a panel update is at work (at most a few seconds)."""
+    _FOREGROUND_IDLE.wait(timeout=5)
+
+
+def _compute_run(key: tuple[Any, ...], pause: Callable[[], None] | None = None) -> AutoscaleRun:
     pattern, target, min_replicas, max_replicas, window, duration, seed = key
     c = autoscaling_cluster(target, min_replicas, max_replicas, behavior_with_window(window), seed=seed)
     c.run(until=math.ceil(c.now))
     load = _pattern(pattern)
     t = c.traffic(TARGET, rate=load, duration=duration, mode="fluid", tick=TICK_S)
-    timeline = record(c, t, load, duration)
+    timeline = record(c, t, load, duration, pause=pause)
     return AutoscaleRun(pattern, target, min_replicas, max_replicas, window, timeline)
 
 
-def _autoscale_run(*key: Any) -> AutoscaleRun:
+def _autoscale_run(*key: Any, background: bool = False) -> AutoscaleRun:
+    """The run for ``key``, from :data:`_RUNS` or computed (and kept).
+
+    In the foreground, a run the prefetcher is computing is waited for (with the foreground
+    marked busy the prefetcher would otherwise pause it, so the foreground computes its own copy);
+    in the background (``background=True``), the run pauses between samples while a panel update
+    is at work.
+    """
     with _RUNS_LOCK:
         run = _RUNS.get(key)
-    if run is None:
-        run = _compute_run(key)
+        if run is not None:
+            return run
+        done = _IN_FLIGHT.get(key)
+        if done is None and background:
+            done = _IN_FLIGHT[key] = threading.Event()
+            mine = True
+        else:
+            mine = False
+    if done is not None and not mine:
+        # the prefetcher has it under way: let it finish (it pauses only for a busy foreground)
+        busy = not _FOREGROUND_IDLE.is_set()
+        _FOREGROUND_IDLE.set()
+        done.wait(timeout=10)
+        if busy:
+            _FOREGROUND_IDLE.clear()
         with _RUNS_LOCK:
-            _RUNS.setdefault(key, run)
+            run = _RUNS.get(key)
+        if run is not None:
+            return run
+    try:
+        run = _compute_run(key, pause=_pause if background else None)
+        with _RUNS_LOCK:
+            run = _RUNS.setdefault(key, run)
+    finally:
+        if mine:
+            with _RUNS_LOCK:
+                _IN_FLIGHT.pop(key, None)
+            done.set()
     return run
 
 
 class _Prefetcher:
     """Computes the runs one control step away from the panel's setting while the learner reads.
 
-    A run costs about a quarter of a second of wall time, four times an interaction's budget; one
+    A run costs about a tenth of a second of wall time, half an interaction's budget; one
     background thread fills :data:`_RUNS` with the neighbours of the setting shown (newest setting
-    first), so that the next move of one control usually finds its run ready. Results are the same
-    as computed in the foreground (each run builds its own cluster from its seed).
+    first), so that the next move of one control usually finds its run ready. It pauses between
+    samples while a panel update is at work (:data:`_FOREGROUND_IDLE`), and a foreground that asks
+    for the run under way waits for it instead of computing it twice. Results are the same as
+    computed in the foreground (each run builds its own cluster from its seed).
     """
 
     def __init__(self) -> None:
-        self._wanted: list[tuple[Any, ...]] = []
+        self._wanted: list[tuple[tuple[Any, ...], bool]] = []
+        self._primer: Callable[[tuple[Any, ...], AutoscaleRun], None] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def want(self, keys: list[tuple[Any, ...]]) -> None:
+    def want(self, keys: list[tuple[Any, ...]],
+             primer: Callable[[tuple[Any, ...], AutoscaleRun], None] | None = None) -> None:
+        """Compute these runs (dropping the ones wanted before); then, if the foreground is idle,
+        ``primer(key, run)`` for each (the panel draws the static part of its figure)."""
         with self._lock:
-            self._wanted = [k for k in keys if k not in _RUNS]
+            # the runs first (they pause for the foreground); then the drawings (they cannot)
+            self._wanted = [(k, False) for k in keys if k not in _RUNS]
+            if primer is not None:
+                self._wanted += [(k, True) for k in keys]
+            self._primer = primer
         self._wake.set()
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._work, name="labkit-autoscaling-prefetch",
@@ -370,17 +431,19 @@ class _Prefetcher:
         while True:
             self._wake.wait(timeout=30)
             with self._lock:
-                key = self._wanted.pop(0) if self._wanted else None
+                key, draw = self._wanted.pop(0) if self._wanted else (None, False)
+                primer = self._primer
                 if key is None:
                     self._wake.clear()
             if key is None:
                 if not self._wake.wait(timeout=30):
                     return  # idle for half a minute: stop; the next want() starts a new thread
                 continue
-            if key not in _RUNS:
-                # a failed prefetch only means the foreground computes that run itself
-                with contextlib.suppress(Exception):
-                    _autoscale_run(*key)
+            # a failed prefetch only means the foreground computes that run (or draws it) itself
+            with contextlib.suppress(Exception):
+                run = _autoscale_run(*key, background=True)
+                if draw and primer is not None and _FOREGROUND_IDLE.is_set():
+                    primer(key, run)
 
 
 _PREFETCH = _Prefetcher()
@@ -391,7 +454,7 @@ def autoscale_run(pattern: str = "step", target: int = 60, min_replicas: int = 2
                   ) -> AutoscaleRun:
     """Send one of :data:`PATTERNS` to ``web`` for ``duration`` seconds and record what the HPA does.
 
-    Fluid traffic (``mode="fluid"``, one tick per 15 s scrape) keeps a run near a quarter of a second
+    Fluid traffic (``mode="fluid"``, one tick per 15 s scrape) keeps a run near a tenth of a second
     of wall time; results are kept per setting, so going back to one costs nothing.
 
     Parameters
@@ -488,6 +551,33 @@ LABEL_PX = 150
 WINDOWS = (0, 60, 120, 180, 240, 300)
 #: Resolution of the panel's figure (the notebook's own figures use matplotlib's default).
 PANEL_DPI = 90
+#: Static backgrounds the panel's Blitter keeps (about 1.5 MB each): one per pattern, target,
+#: maxReplicas and axis limits seen.
+BACKGROUNDS = 16
+
+
+class _PanelBlitter(Blitter):
+    """The panel's :class:`Blitter`, keeping :data:`BACKGROUNDS`, whose static parts the prefetcher
+    can draw ahead (:meth:`prime`) from its own thread.
+
+    :meth:`prime` only ever adds a background (under the key :meth:`Blitter.render` looks it up by),
+    never removes one, so a render in the foreground never loses the one it found.
+    """
+
+    KEEP = BACKGROUNDS
+
+    def prime(self, fig: Any, changing: Any, key: Any) -> None:
+        import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        full = (key, tuple(fig.get_size_inches()), fig.dpi)  # as Blitter.render keys it
+        if full in self._backgrounds or len(self._backgrounds) >= self.KEEP - 1:
+            return
+        for artist in changing:
+            artist.set_animated(True)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        self._backgrounds.setdefault(full, np.array(canvas.get_renderer().buffer_rgba()))
 
 
 def autoscaling_panel(pattern: str = "oscillating", target: int = 60, min_replicas: int = 2,
@@ -507,8 +597,22 @@ def autoscaling_panel(pattern: str = "oscillating", target: int = 60, min_replic
     """
     import ipywidgets as widgets
 
-    from labkit.plots import autoscaling_figure
+    from labkit.plots import autoscaling_changing, autoscaling_figure, autoscaling_static_key
 
+    blitter = _PanelBlitter()
+    primed: set[tuple[Any, ...]] = set()
+
+    def figure(run: AutoscaleRun) -> Any:
+        return autoscaling_figure(run.frame, target=run.target, slo_ms=SLO_MS, title=run.title,
+                                  max_replicas=run.max_replicas, dpi=PANEL_DPI)
+
+    def prime(key: tuple[Any, ...], run: AutoscaleRun) -> None:
+        """In the prefetcher's thread: the static part of a neighbour's figure, if it is a new one."""
+        if key in primed or key[0] == choice.value:
+            return  # the same load: most likely the same static part as the figure shown
+        primed.add(key)
+        fig = figure(run)
+        blitter.prime(fig, autoscaling_changing(fig), autoscaling_static_key(fig, run.pattern))
     choice = widgets.ToggleButtons(options=list(PATTERNS), value=pattern if pattern in PATTERNS else "step",
                                    style={"button_width": "auto"})
     note = widgets.HTML()
@@ -532,15 +636,17 @@ def autoscaling_panel(pattern: str = "oscillating", target: int = 60, min_replic
         here = {"pattern": choice.value, "target": target_s.value, "low": low_s.value,
                 "high": high_s.value, "window": window_s.value}
         w = WINDOWS.index(here["window"])
+        # the window and the patterns first: the chapter's story (flapping, and what each load
+        # does to it), and a pattern is one click away
         moves = [("window", WINDOWS[w + 1] if w + 1 < len(WINDOWS) else None),
-                 ("window", WINDOWS[w - 1] if w > 0 else None),
-                 ("target", here["target"] + 10 if here["target"] < 90 else None),
+                 ("window", WINDOWS[w - 1] if w > 0 else None)]
+        moves += [("pattern", p) for p in PATTERNS if p != here["pattern"]]
+        moves += [("target", here["target"] + 10 if here["target"] < 90 else None),
                  ("target", here["target"] - 10 if here["target"] > 30 else None),
                  ("high", here["high"] + 1 if here["high"] < 14 else None),
                  ("high", here["high"] - 1 if here["high"] > max(2, here["low"]) else None),
                  ("low", here["low"] + 1 if here["low"] < min(6, here["high"]) else None),
                  ("low", here["low"] - 1 if here["low"] > 1 else None)]
-        moves += [("pattern", p) for p in PATTERNS if p != here["pattern"]]
         keys = []
         for name, value in moves:
             if value is None:
@@ -557,16 +663,19 @@ def autoscaling_panel(pattern: str = "oscillating", target: int = 60, min_replic
                              f"invalid: spec.maxReplicas: Invalid value: {high}: must be greater than or "
                              f"equal to `minReplicas`</b> ({low}); move one of them.</p>")
             return
-        run = autoscale_run(choice.value, target_s.value, low, high, window_s.value, seed=seed)
-        fig = autoscaling_figure(run.frame, target=run.target, slo_ms=SLO_MS, title=run.title,
-                                 max_replicas=run.max_replicas, dpi=PANEL_DPI)
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        canvas = FigureCanvasAgg(fig)
-        canvas.draw()
-        image.value, summary.value = png(canvas), run.summary_html()
+        _FOREGROUND_IDLE.clear()  # background runs pause until the figure is out
+        try:
+            run = autoscale_run(choice.value, target_s.value, low, high, window_s.value, seed=seed)
+            fig = figure(run)
+            # the axes, legends and load drawn once per pattern, limits and legend texts; the
+            # run's lines on top (the same pixels as a full draw)
+            image.value = blitter.render(fig, autoscaling_changing(fig),
+                                         autoscaling_static_key(fig, run.pattern))
+            summary.value = run.summary_html()
+        finally:
+            _FOREGROUND_IDLE.set()
         if prefetch:
-            _PREFETCH.want(neighbours())
+            _PREFETCH.want(neighbours(), prime)
 
     for control in (choice, target_s, window_s, low_s, high_s):
         control.observe(update, names="value")
