@@ -170,3 +170,17 @@ def test_the_lazy_fluid_engine_computes_what_the_eager_one_does():
         if fl[col].dtype.kind == "f":
             assert np.allclose(fl[col], fe[col], rtol=1e-9, atol=1e-9, equal_nan=True), col
     assert sl == se  # metrics-server saw the same points and served the same usage
+
+
+def test_a_cpu_limit_that_binds_only_under_load_leaves_light_load_latency_alone_in_fluid_mode():
+    """A 1-CPU limit, 30m per request: 33 requests/s of capacity. At 20 requests/s a request
+    mostly runs alone and takes max(S, q/L) = max(S, 30 ms), in fluid mode as request by request
+    (the fluid model once spread the limit over all four workers: 120 ms)."""
+    p50 = {}
+    for mode in ("requests", "fluid"):
+        web = limited_web_cluster(cpu_limit="1", replicas=2, concurrency=4,
+                                  annotations={"labkit.io/cpu-per-request": "30m"})
+        t = web.cluster.traffic(web.target, rate=20, duration=300, mode=mode)
+        web.cluster.run()
+        p50[mode] = t.summary()["p50_s"]
+    assert p50["fluid"] == pytest.approx(p50["requests"], rel=0.25)

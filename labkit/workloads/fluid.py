@@ -452,17 +452,24 @@ class FluidEngine:
             refused = (ts < at[:, 0:1]) | (ts >= at[:, 1:2]) | (ts >= at[:, 2:3])
             hung = ~refused & (ts >= at[:, 3:4])
             serve = ~refused & ~hung
-        mus = []
+        mus, servers = [], []
         for s in socks:
-            mu = self._mu.get(s.index)
-            if mu is None:
-                mu = s.concurrency / _mean_service(s)
+            got = self._mu.get(s.index)
+            if got is None:
+                s1 = _mean_service(s)
+                c = s.concurrency
+                rate = c / s1
                 if s.throttle_s:
-                    mu = min(mu, 1.0 / s.throttle_s)
-                self._mu[s.index] = mu
-            mus.append(mu)
+                    # CPU-bound: the limit sustains 1/throttle_s requests per second, and a request
+                    # alone takes max(S, q/L); so that capacity, on as many workers as it keeps busy
+                    # (at most the concurrency, at least one), each serving at about max(S, q/L)
+                    rate = min(rate, 1.0 / s.throttle_s)
+                    c = max(1, min(c, round(rate * s1)))
+                got = self._mu[s.index] = (rate, c)
+            mus.append(got[0])
+            servers.append(got[1])
         mu = np.array(mus)
-        cs = np.array([s.concurrency for s in socks], dtype=np.int64)
+        cs = np.array(servers, dtype=np.int64)
         mu1 = mu / cs
         lam = n / dt
         nl = len(socks)
