@@ -169,7 +169,6 @@ class DataPlane:
         self._by_node: dict[str, list[AppSocket]] = {}  # node -> its containers not yet read as exited
         self.retired_cpu: dict[str, float] = {}  # node -> CPU seconds of its exited containers
         self.down: set[str] = set()  # failed nodes
-        self.node_ips: dict[str, str] = {}  # node name -> InternalIP
         self._listeners: list[Callable[[str, Any, float], None]] = []
         #: called before any change to what answers where (and before usage is read): lazy readers
         #: (the fluid traffic engine) catch up to the present with the state as it was

@@ -132,10 +132,6 @@ class ServiceRules:
             return self.local(node)
         return self.usable
 
-    def row(self) -> dict[str, Any]:
-        return {"service": f"{self.namespace}/{self.name}", "port": self.port_name or str(self.port),
-                "cluster_ip": self.cluster_ip, "endpoints": len(self.endpoints), "usable": len(self.usable)}
-
 
 class KubeProxy:
     """kube-proxy on every node (one object; each node's programming time is its own)."""
@@ -167,7 +163,6 @@ class KubeProxy:
         self.versions: dict[tuple[str, str, str], list[ServiceRules]] = {}
         self.by_vip: dict[tuple[str, int, str], tuple[str, str, str]] = {}
         self.by_node_port: dict[tuple[int, str], tuple[str, str, str]] = {}
-        self.generation = 0  # bumped at every new version (lookup caches compare it)
         # endpointSliceCache: per Service, each slice's endpoints per port name, parsed once per change
         self._slices: dict[tuple[str, str], dict[str, dict[str, tuple[Endpoint, ...]]]] = {}
         self._dirty: set[tuple[str, str]] = set()
@@ -291,7 +286,6 @@ class KubeProxy:
                 self.by_vip[(ip, rules.port, rules.protocol)] = key
             if rules.node_port:
                 self.by_node_port[(rules.node_port, rules.protocol)] = key
-        self.generation += 1
 
     # -- lookups (the traffic model, views) -------------------------------------------------------
     def rules_at(self, key: tuple[str, str, str], node: str, t: float) -> tuple[ServiceRules | None, float]:

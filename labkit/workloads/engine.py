@@ -107,8 +107,6 @@ class Source:
     _lam: Any = None
     _gaps: Draws | None = None
     _pick: Draws | None = None
-    first: int = -1  # index of its first record
-    indices: list = field(default_factory=list)  # record index ranges [(start, stop)] of this source
 
     def __post_init__(self) -> None:
         self._knots, self._lam = self.pattern._table(self.duration)
@@ -222,7 +220,6 @@ class TrafficEngine:
 
     # -- sources --------------------------------------------------------------------------------
     def add(self, source: Source) -> None:
-        source.first = len(self.records)
         self.sources.append(source)
         self._processed = max(self._processed, min(source.start, float(self.env.now)))
         if self._process is None or not self._process.is_alive:
