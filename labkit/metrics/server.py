@@ -41,9 +41,9 @@ from labkit.api.store import timestamp
 from labkit.metrics.usage import (
     NODE_SYSTEM_CPU_CORES,
     NODE_SYSTEM_MEMORY_BYTES,
+    counters,
     cpu_seconds,
     memory_bytes,
-    served,
 )
 
 if TYPE_CHECKING:
@@ -92,12 +92,12 @@ def kubelet_resource_metrics(dp: DataPlane, node: str, t: float, node_start: flo
     for sock in mine:
         if sock.started > t:
             continue
-        cpu = cpu_seconds(sock, t)
+        cpu, done = counters(sock, t)
         node_cpu += cpu
         mem = memory_bytes(sock)
         node_mem += mem
         pods.setdefault((sock.namespace, sock.name), {})[sock.container] = Point(
-            sock.started, t, int(cpu * 1e9), mem, served(sock, t))
+            sock.started, t, int(cpu * 1e9), mem, done)
     return Point(node_start, t, int(node_cpu * 1e9), node_mem), pods
 
 

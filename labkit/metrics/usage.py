@@ -50,35 +50,122 @@ NODE_SYSTEM_CPU_CORES = 0.05
 NODE_SYSTEM_MEMORY_BYTES = 512 * 1024 * 1024
 
 _GROW = 4096
+#: A request that ends within this of a read counts as finished: the traffic engine's two ways of
+#: summing service times differ by ~1e-16 s, and a counter must not depend on which one ran.
+_SLACK = 1e-9
+
+
+class _Progress:
+    """How far a container's served work has got, folded incrementally up to ``t``.
+
+    A row's requests' worth of work (a request: 1; a fluid tick: its requests) accrues evenly over
+    its span. Rows that ended by ``t`` are summed; the others stay pending (by row index: a few,
+    the requests in service or queued). Reads go forward in time (metrics-server's scrapes); a
+    read of the past folds again from the start.
+    """
+
+    __slots__ = ("t", "nw", "nf", "work", "done", "req", "fluid")
+
+    def __init__(self) -> None:
+        self.t = -math.inf
+        self.nw = self.nf = 0  # request / fluid rows taken in
+        self.work = 0.0  # requests' worth of work in the rows that ended by t
+        self.done = 0.0  # requests finished by t (fluid: the expected requests of ended ticks)
+        self.req: list[int] = []  # request rows still in service (or queued) at t
+        self.fluid: list[int] = []  # fluid ticks still going at t
+
+
+#: Up to this many rows a fold is plain Python (numpy's per-call cost would dominate).
+_SMALL = 48
+
+
+def _fold(t: float, starts: Any, ends: Any, weights: Any, pending: list[int], lo: int, hi: int
+          ) -> tuple[float, float, list[int]]:
+    """Fold the rows ``pending`` and ``[lo, hi)`` of ``(starts, ends[, weights])`` (the socket's
+    arrays) at ``t``: the weight of those that ended, the passed share of the others' weight, and
+    the rows still going."""
+    cut = t + _SLACK
+    if hi - lo + len(pending) <= _SMALL:
+        ended = partial = 0.0
+        keep = []
+        for i in (*pending, *range(lo, hi)):
+            e = ends[i]
+            w = 1.0 if weights is None else weights[i]
+            if e <= cut:
+                ended += w
+            else:
+                keep.append(i)
+                b = starts[i]
+                if b < t:  # started, not ended: e > t > b, a positive span
+                    partial += w * (t - b) / (e - b)
+        return ended, partial, keep
+    import numpy as np
+
+    idx = np.arange(lo, hi) if not pending else np.concatenate((np.asarray(pending, dtype=np.int64),
+                                                               np.arange(lo, hi)))
+    e = np.frombuffer(ends, dtype=np.float64)[idx]
+    w = None if weights is None else np.frombuffer(weights, dtype=np.float64)[idx]
+    going = e > cut
+    ended = float(len(e) - int(going.sum())) if w is None else float(w[~going].sum())
+    if not going.any():
+        return ended, 0.0, []
+    idx, e = idx[going], e[going]
+    b = np.frombuffer(starts, dtype=np.float64)[idx]
+    on = b < t
+    share = (t - b[on]) / (e[on] - b[on])
+    partial = float(share.sum() if w is None else (share * w[going][on]).sum())
+    return ended, partial, idx.tolist()
+
+
+def _progress(sock: AppSocket, t: float) -> tuple[float, float]:
+    """``(work, served)`` at ``t``: the requests' worth of work done (a request in service by the
+    share of its span that has passed) and the requests finished (fluid: as the ticks go)."""
+    p = sock.usage
+    if p is None or t < p.t:
+        p = sock.usage = _Progress()
+    p.t = t
+    nw, nf = len(sock.work_start), len(sock.fluid_start)
+    work = p.work
+    done = p.done
+    if nw > p.nw or p.req:
+        ended, partial, p.req = _fold(t, sock.work_start, sock.work_end, None, p.req, p.nw, nw)
+        p.nw = nw
+        p.work += ended
+        p.done += ended
+        work, done = p.work + partial, p.done
+    if nf > p.nf or p.fluid:
+        ended, partial, p.fluid = _fold(t, sock.fluid_start, sock.fluid_end, sock.fluid_n, p.fluid, p.nf, nf)
+        p.nf = nf
+        p.work += ended
+        p.done += ended
+        work += ended + partial
+        done += ended + partial
+    return work, done
 
 
 class _Bins:
-    """Per-second bins of one container: demanded CPU (core-seconds) and requests served."""
+    """Per-second bins of a CPU-limited container's demanded CPU (core-seconds): the limit caps
+    each second (ten CFS periods), so the demand must be known second by second."""
 
-    __slots__ = ("b0", "demand", "done", "nw", "nf", "fin", "u_total", "d_total")
+    __slots__ = ("b0", "demand", "nw", "nf", "fin", "u_total")
 
     def __init__(self, started: float) -> None:
         import numpy as np
 
         self.b0 = math.floor(started)  # absolute second of bin 0
         self.demand = np.zeros(_GROW)
-        self.done = np.zeros(_GROW)
         self.nw = 0  # request rows folded
         self.nf = 0  # fluid rows folded
-        self.fin = 0  # bins [0, fin) are summed into u_total / d_total
+        self.fin = 0  # bins [0, fin) are summed into u_total
         self.u_total = 0.0
-        self.d_total = 0.0
 
     def grow(self, n: int) -> None:
         import numpy as np
 
         if n > len(self.demand):
-            size = max(n, 2 * len(self.demand))
-            for name in ("demand", "done"):
-                old = getattr(self, name)
-                new = np.zeros(size)
-                new[:len(old)] = old
-                setattr(self, name, new)
+            new = np.zeros(max(n, 2 * len(self.demand)))
+            new[:len(self.demand)] = self.demand
+            self.demand = new
 
 
 def _spread(target: Any, s: Any, e: Any, w: Any, b0: int) -> None:
@@ -148,95 +235,79 @@ def _add_rows(target: Any, idx: Any, val: Any, mid: Any, scale: float = 1.0) -> 
         target[lo:hi] += np.cumsum(d)[:hi - lo]
 
 
-def _fold(sock: AppSocket) -> _Bins:
+def _limited_cpu(sock: AppSocket, t: float) -> float:
+    """CPU seconds at ``t`` of a container with a CPU limit and served work: per one-second bin
+    ``min(baseline + demand, limit)`` × the time alive in it; the current bin interpolated."""
     import numpy as np
 
-    b = sock.usage
-    if b is None:
-        b = sock.usage = _Bins(sock.started)
+    b = sock.cpu_bins
+    if b is None or math.floor(t) - b.b0 < b.fin:
+        b = sock.cpu_bins = _Bins(sock.started)
+    q = sock.cpu_per_request
     nw, nf = len(sock.work_start), len(sock.fluid_start)
     if nw > b.nw:
         s = np.frombuffer(sock.work_start, dtype=np.float64)[b.nw:nw]
         e = np.frombuffer(sock.work_end, dtype=np.float64)[b.nw:nw]
         b.grow(int(math.floor(float(e.max()))) - b.b0 + 2)
-        if sock.cpu_per_request:
-            _spread(b.demand, s, e, np.full(len(s), sock.cpu_per_request), b.b0)
-        k = np.floor(e).astype(np.int64) - b.b0
-        lo = int(k.min())
-        counts = np.bincount(k - lo)
-        b.done[lo:lo + len(counts)] += counts
+        _spread(b.demand, s, e, np.full(len(s), q), b.b0)
         b.nw = nw
     if nf > b.nf:
         s = np.frombuffer(sock.fluid_start, dtype=np.float64)[b.nf:nf]
         e = np.frombuffer(sock.fluid_end, dtype=np.float64)[b.nf:nf]
         w = np.frombuffer(sock.fluid_n, dtype=np.float64)[b.nf:nf]
-        b.grow(int(math.floor(float(e[-1] if len(e) == 1 else e.max()))) - b.b0 + 2)
-        rows = _spread_rows(s, e, w, b.b0)
-        if sock.cpu_per_request:
-            _add_rows(b.demand, *rows, scale=sock.cpu_per_request)
-        _add_rows(b.done, *rows)
+        b.grow(int(math.floor(float(e.max()))) - b.b0 + 2)
+        _add_rows(b.demand, *_spread_rows(s, e, w, b.b0), scale=q)
         b.nf = nf
-    return b
-
-
-def _usage(sock: AppSocket, b: _Bins, lo: int, hi: int) -> Any:
-    """CPU core-seconds counted in bins ``[lo, hi)``: min(baseline + demand, limit) × time alive."""
-    import numpy as np
-
-    k = np.arange(lo, hi, dtype=np.float64) + b.b0
-    alive = np.clip(np.minimum(k + 1, sock.exit_at) - np.maximum(k, sock.started), 0.0, 1.0)
-    if sock.usage_cpu is not None:
-        rate = sock.usage_cpu if sock.cpu_limit is None else min(sock.usage_cpu, sock.cpu_limit)
-        return rate * alive
-    b.grow(hi)
-    u = IDLE_CPU_CORES * alive + b.demand[lo:hi]
-    if sock.cpu_limit is not None:
-        u = np.minimum(u, sock.cpu_limit * alive)
-    return u
-
-
-def _bin_usage(sock: AppSocket, b: _Bins, j: int) -> float:
-    """:func:`_usage` of the one bin ``j`` (plain floats)."""
-    k = float(j + b.b0)
-    alive = min(max(min(k + 1, sock.exit_at) - max(k, sock.started), 0.0), 1.0)
-    if sock.usage_cpu is not None:
-        rate = sock.usage_cpu if sock.cpu_limit is None else min(sock.usage_cpu, sock.cpu_limit)
-        return rate * alive
-    u = IDLE_CPU_CORES * alive + float(b.demand[j])
-    if sock.cpu_limit is not None:
-        u = min(u, sock.cpu_limit * alive)
-    return u
-
-
-def _cumulative(sock: AppSocket, t: float, which: str) -> float:
-    t = min(t, sock.exit_at)
-    if t <= sock.started:
-        return 0.0
-    b = _fold(sock)
     kt = math.floor(t) - b.b0  # the bin t falls in
     b.grow(kt + 1)
+    limit = sock.cpu_limit
     if kt > b.fin:
-        b.u_total += float(_usage(sock, b, b.fin, kt).sum())
-        b.d_total += float(b.done[b.fin:kt].sum())
+        k = np.arange(b.fin, kt, dtype=np.float64) + b.b0
+        alive = np.clip(np.minimum(k + 1, sock.exit_at) - np.maximum(k, sock.started), 0.0, 1.0)
+        b.u_total += float(np.minimum(IDLE_CPU_CORES * alive + b.demand[b.fin:kt], limit * alive).sum())
         b.fin = kt
-    start = max(kt + b.b0, sock.started)
-    span = min(kt + b.b0 + 1, sock.exit_at) - start
-    frac = (t - start) / span if span > 0 else 0.0
-    if which == "cpu":
-        return b.u_total + _bin_usage(sock, b, kt) * frac
-    return b.d_total + float(b.done[kt]) * frac
+    k0 = float(kt + b.b0)
+    start = max(k0, sock.started)
+    span = min(k0 + 1, sock.exit_at) - start
+    if span <= 0:
+        return b.u_total
+    alive = min(max(span, 0.0), 1.0)
+    in_bin = min(IDLE_CPU_CORES * alive + float(b.demand[kt]), limit * alive)
+    return b.u_total + in_bin * (t - start) / span
+
+
+def counters(sock: AppSocket, t: float) -> tuple[float, float]:
+    """The container's cumulative CPU time (core-seconds since its start) and the requests it
+    finished serving (fluid traffic: expected, fractional) at ``t``: what the kubelet's counters
+    and the app's request counter would read."""
+    t = min(t, sock.exit_at)
+    if t <= sock.started:
+        return 0.0, 0.0
+    alive = t - sock.started
+    limit = sock.cpu_limit
+    if not sock.serving:
+        work = done = 0.0
+    else:
+        work, done = _progress(sock, t)
+    if sock.usage_cpu is not None:
+        rate = sock.usage_cpu if limit is None else min(sock.usage_cpu, limit)
+        return rate * alive, done
+    q = sock.cpu_per_request
+    if not q or not sock.serving:
+        return (IDLE_CPU_CORES if limit is None else min(IDLE_CPU_CORES, limit)) * alive, done
+    if limit is None:
+        return IDLE_CPU_CORES * alive + q * work, done
+    return _limited_cpu(sock, t), done
 
 
 def cpu_seconds(sock: AppSocket, t: float) -> float:
     """The container's cumulative CPU time at ``t`` (core-seconds since its start)."""
-    return _cumulative(sock, t, "cpu")
+    return counters(sock, t)[0]
 
 
 def served(sock: AppSocket, t: float) -> float:
     """Requests the container finished serving by ``t`` (fluid traffic: expected, fractional)."""
-    if not sock.serving:
-        return 0.0
-    return _cumulative(sock, t, "done")
+    return counters(sock, t)[1]
 
 
 def memory_bytes(sock: AppSocket) -> int:

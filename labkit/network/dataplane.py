@@ -138,7 +138,8 @@ class AppSocket:
     fluid_start: array = field(default_factory=lambda: array("d"))
     fluid_end: array = field(default_factory=lambda: array("d"))
     fluid_n: array = field(default_factory=lambda: array("d"))
-    usage: Any = None  # labkit.metrics.usage's incremental state
+    usage: Any = None  # labkit.metrics.usage's incremental state (served work)
+    cpu_bins: Any = None  # ... and its per-second CPU under a limit
 
     @property
     def serving(self) -> bool:

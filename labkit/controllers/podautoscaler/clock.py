@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from labkit.api.store import EPOCH
+from labkit.api.store import EPOCH, timestamp
 
 __all__ = ["parse_time", "format_time"]
 
@@ -21,6 +21,8 @@ def parse_time(text: str) -> float:
 
 def format_time(seconds: float) -> str:
     """Seconds since the epoch -> RFC 3339 with microseconds when they are not zero."""
+    if seconds == int(seconds):
+        return timestamp(seconds)  # memoized per second
     from datetime import timedelta
 
     t = EPOCH + timedelta(seconds=seconds)

@@ -63,6 +63,7 @@ class HorizontalController:
         self.states: dict[Key, HPAState] = {}
         self.last: dict[Key, Reconciliation] = {}  # the last sync of each HPA, for explain_hpa
         self.synced_at: dict[Key, float] = {}
+        self._selectors: dict[str, Any] = {}  # a selector's repr -> its parsed form
         #: every sync of every HPA: (time, proposal or None, current, replicas), for plots and checks
         self.history: dict[Key, list[tuple[float, int | None, int, int]]] = {}
         self._loops: dict[Key, Any] = {}
@@ -125,7 +126,10 @@ class HorizontalController:
     def _pods(self, ns: str, selector: dict[str, Any] | None) -> list[dict[str, Any]]:
         from labkit.api.selectors import selector_from_dict
 
-        sel = selector_from_dict(selector, "spec.selector")
+        text = repr(selector)  # the target's selector rarely changes: parse it once per form
+        sel = self._selectors.get(text, False)
+        if sel is False:
+            sel = self._selectors[text] = selector_from_dict(selector, "spec.selector")
         if sel is None:
             return []
         return [p for p in self.api.items("Pod", ns) if sel.matches(p["metadata"].get("labels") or {})]
