@@ -9,14 +9,18 @@ request, one request served at a time, 20 ms on average) behind a Service, an ``
 CPU, 2-30 replicas), a static ``ecs.g7.xlarge`` pool of one node and an autoscaled pool of up to 10
 more (the cluster autoscaler, 60-90 s to boot a node); 24 simulated hours of
 ``labkit.workloads.Diurnal(mean=200, peak=400)`` requests per second (17.3 million requests), once
-as fluid flows (``mode="fluid"``, 1 s ticks) and once request by request (``mode="requests"``),
-through the real controllers and API server. Both runs report the replicas and nodes at the peak
-and the trough, the HPA's rescales, the node-hours and the cost.
+as fluid flows (``mode="fluid"``, 1 s ticks) and once request by request (``mode="requests"``,
+``keep="summary"``: exact counts and latency histograms instead of a row per request), through the
+real controllers and API server. Both runs report the replicas and nodes at the peak and the
+trough, the HPA's rescales, the node-hours and the cost. Each run is its own process, so its peak
+RSS is its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 TARGET_FLUID_S, TARGET_REQUESTS_S = 5.0, 10.0
+KEEP = "summary"
 
 
 def rss_mib() -> float:
@@ -86,7 +91,7 @@ def day(mode: str, hours: float) -> dict[str, Any]:
     duration = hours * 3600
     pattern = Diurnal(mean=200, peak=400, period=86400)
     base = rss_mib()
-    t = c.traffic("web:80", rate=pattern, duration=duration, mode=mode)
+    t = c.traffic("web:80", rate=pattern, duration=duration, mode=mode, keep=KEEP)
     samples = []
     w0 = time.perf_counter()
     step = 1800.0
@@ -111,10 +116,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--skip-requests", action="store_true")
+    ap.add_argument("--only", choices=["fluid", "requests"], help=argparse.SUPPRESS)  # one run, as JSON
     args = ap.parse_args()
-    runs = [day("fluid", args.hours)]
-    if not args.skip_requests:
-        runs.append(day("requests", args.hours))
+    if args.only:
+        print(json.dumps(day(args.only, args.hours)))
+        return 0
+    runs = []
+    for mode in ["fluid"] + ([] if args.skip_requests else ["requests"]):
+        out = subprocess.run([sys.executable, __file__, "--only", mode, "--hours", str(args.hours)],
+                             check=True, capture_output=True, text=True).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
     scale = 24.0 / args.hours
     print(f"{args.hours:g} simulated hours, Diurnal(mean=200, peak=400) req/s, HPA 60% CPU (2-30), "
           "cluster autoscaler (elastic pool 0-10 x ecs.g7.xlarge)")

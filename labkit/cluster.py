@@ -611,7 +611,7 @@ class Cluster:
     # -- traffic (labkit.workloads) --------------------------------------------------------------
     def traffic(self, target: str, rate: Any = 100, duration: float = 60, arrivals: str = "poisson",
                 from_pod: str | None = None, mode: str = "requests", *, namespace: str = "default",
-                timeout: float = 10.0, clients: int = 50, tick: float = 1.0):
+                timeout: float = 10.0, clients: int = 50, tick: float = 1.0, keep: str = "requests"):
         """Send requests to ``target`` (``"host:port"``) from now on, for ``duration`` simulated seconds.
 
         ``rate`` is requests per second, or a pattern (``labkit.workloads.Step(100, 400, at=60)``,
@@ -631,6 +631,11 @@ class Cluster:
         what its capacity allows and latency comes from an M/M/c formula
         (:mod:`labkit.workloads.fluid`); the same summary keys, a frame with one row per tick and pod,
         the same CPU usage for metrics-server; a simulated day takes seconds.
+
+        ``keep="summary"`` (request mode) keeps no row per request once it has ended: exact counts
+        per status, pod and 10 s bucket, and latency histograms (quantiles within 2 %), so a day of
+        17 million requests needs megabytes, not gigabytes; ``.frame()`` is then unavailable
+        (:mod:`labkit.workloads.summary`). Fluid traffic keeps one row per tick and pod either way.
         """
         from labkit.workloads.engine import TrafficEngine
         from labkit.workloads.routing import make_source
@@ -649,7 +654,8 @@ class Cluster:
             fluid = self._fluid
             source = make_source(len(fluid.sources), target, rate, duration, arrivals, from_pod, namespace,
                                  timeout, clients, now=self.now, seed=self.seed, api=self.api,
-                                 proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve)
+                                 proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve,
+                                 keep=keep)
             return FluidTraffic(fluid, fluid.add(source, float(tick)), target, self._clock)
         if self._traffic is None:
             self._traffic = TrafficEngine(self.env, self.dataplane, self.kube_proxy, self.seed,
@@ -657,7 +663,8 @@ class Cluster:
         engine = self._traffic
         source = make_source(len(engine.sources), target, rate, duration, arrivals, from_pod, namespace,
                              timeout, clients, now=self.now, seed=self.seed, api=self.api,
-                             proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve)
+                             proxy=self.kube_proxy, dataplane=self.dataplane, resolve=self.dns.resolve,
+                             keep=keep)
         engine.add(source)
         return Traffic(engine, source, target, self._clock)
 

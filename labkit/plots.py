@@ -17,7 +17,7 @@ __all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
            "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure",
            "autoscaling_figure", "autoscaling_changing", "autoscaling_static_key", "day_figure",
-           "cost_figure"]
+           "cost_figure", "day_latency_figure"]
 
 
 
@@ -640,6 +640,51 @@ def day_figure(frame: pd.DataFrame, title: str = "", max_replicas: int | None = 
         ax.grid(axis="x", color="0.9")
         ax.set_xlim(0, 24)
     fig.suptitle(title or "A day of traffic", x=0.02, y=0.985, ha="left", fontsize="medium")
+    return fig
+
+
+def day_latency_figure(frames: dict[str, pd.DataFrame], slo_ms: float | None = None,
+                       title: str = "The same day, two ways") -> Figure:
+    """Days side by side (``{label: frame}``, frames as for :func:`day_figure`): the p95 latency per
+    sample interval on top (hourly medians as thick lines over the per-interval values), the
+    replicas below; the time axis in hours of the day."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.2, 4.6))
+    fig.subplots_adjust(left=0.09, right=0.7, bottom=0.12, top=0.88, hspace=0.35)
+    lat_ax, rep_ax = fig.subplots(2, 1, sharex=True)
+    top = 0.0
+    for k, (label, frame) in enumerate(frames.items()):
+        colour = PALETTE[k % len(PALETTE)]
+        t = np.asarray(frame["t_s"], dtype=float) / 3600
+        p95 = np.asarray(frame["p95_ms"], dtype=float)
+        lat_ax.plot(t, p95, color=colour, linewidth=0.6, alpha=0.35)
+        hour = np.floor(t - 1e-9).astype(int)
+        hours = np.unique(hour[~np.isnan(p95)])
+        med = [float(np.nanmedian(p95[hour == h])) for h in hours]
+        lat_ax.plot(hours + 0.5, med, color=colour, linewidth=2.2, marker="o", markersize=3,
+                    label=f"{label}: p95, hourly median")
+        rep_ax.step(t, frame["replicas"], where="post", color=colour, linewidth=1.8,
+                    label=f"{label}: replicas")
+        finite = p95[np.isfinite(p95)]
+        if len(finite):
+            top = max(top, float(np.percentile(finite, 99.5)))
+    if slo_ms is not None:
+        lat_ax.axhline(slo_ms, color="0.3", linewidth=1, linestyle="--", label=f"SLO ({slo_ms:g} ms)")
+        top = max(top, slo_ms)
+    lat_ax.set_ylim(0, top * 1.15 if top else 1)
+    lat_ax.set_ylabel("ms")
+    lat_ax.set_title("p95 latency of the answered requests", fontsize="medium", loc="left", y=1.0)
+    rep_ax.set_ylabel("pods")
+    rep_ax.set_title("Replicas (the HPA)", fontsize="medium", loc="left", y=1.0)
+    rep_ax.set_xlabel("time of day (h)")
+    rep_ax.set_xticks(range(0, 25, 3))
+    for ax in (lat_ax, rep_ax):
+        ax.grid(axis="x", color="0.9")
+        ax.set_xlim(0, 24)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize="small")
+    fig.suptitle(title, x=0.02, y=0.985, ha="left", fontsize="medium")
     return fig
 
 

@@ -80,6 +80,8 @@ HOP_SECONDS = 0.0002
 #: roundings (~1e-16 s) must not split a request that lands on the deadline itself.
 SLACK = 1e-9
 INF = math.inf
+#: Compact the records (``keep="summary"`` sources) once this many rows are kept.
+COMPACT_ROWS = 1 << 20
 _NO_ROUTE = -(2 ** 62)  # a request no rule sent anywhere (the vectorized path's marker)
 
 
@@ -102,6 +104,13 @@ class Source:
     #: as their Deployment would replace them, instead of going silent
     virtual: bool = False
     nodes_now: list = field(default_factory=list)  # each client's node for the current interval
+    #: ``"requests"``: every request's row is kept; ``"summary"``: rows that can no longer change
+    #: are folded into :attr:`summary` and dropped (:mod:`labkit.workloads.summary`)
+    keep: str = "requests"
+    summary: Any = None  # given by the request engine
+    #: the kept rows of this source that left the engine's records when a summary source's rows
+    #: were compacted (column name -> arrays, in order)
+    archive: list = field(default_factory=list)
     _pos: float = 0.0  # position of the last arrival on the unit-rate (Λ) axis
     _count: int = 0
     _knots: Any = None
@@ -194,6 +203,25 @@ def _lindley(single: list[tuple[Any, int, int]], a: np.ndarray, st: np.ndarray, 
         sk.free[0] = float(e[last])
 
 
+def _fifo_loop(free: list[float], q: float, a: np.ndarray, st: np.ndarray, begin: np.ndarray,
+               end: np.ndarray, lo: int, hi: int) -> None:
+    """Requests ``[lo, hi)`` one by one: each starts when it arrives or when the earliest worker is
+    free (``free`` is a heap of the workers' free times), under the CFS rule when ``q``."""
+    starts, ends = [], []
+    push, keep_start, keep_end = heapq.heapreplace, starts.append, ends.append
+    for ai, si in zip(a[lo:hi].tolist(), st[lo:hi].tolist()):
+        f0 = free[0]
+        start = f0 if f0 > ai else ai
+        if q:
+            si = throttled(free, start, si, q)
+        e = start + si
+        keep_start(start)
+        keep_end(e)
+        push(free, e)
+    begin[lo:hi] = starts
+    end[lo:hi] = ends
+
+
 def _lindley_one(sk: Any, a: np.ndarray, st: np.ndarray, begin: np.ndarray, end: np.ndarray) -> None:
     c = np.cumsum(st)
     e = c + np.maximum(sk.free[0], np.maximum.accumulate(a - (c - st)))
@@ -214,9 +242,16 @@ def throttled(free: list[float], start: float, st: float, q: float) -> float:
 
 
 class Records:
-    """Per-request columns (``array.array``): appended in arrival order, patched on interruption."""
+    """Per-request columns (``array.array``): appended in arrival order, patched on interruption.
+
+    A request's index is global: rows before :attr:`base` were compacted away (final rows of
+    ``keep="summary"`` sources folded into their summaries, the others moved to their source's
+    archive), so row ``i`` is at position ``i - base``; :attr:`total` is the next index."""
+
+    COLUMNS = ("sent", "done", "status", "sock", "node", "source", "client", "hop")
 
     def __init__(self) -> None:
+        self.base = 0
         self.sent = array("d")
         self.done = array("d")
         self.status = array("b")
@@ -228,6 +263,23 @@ class Records:
 
     def __len__(self) -> int:
         return len(self.sent)
+
+    @property
+    def total(self) -> int:
+        return self.base + len(self.sent)
+
+    def columns(self, stop: int | None = None) -> dict[str, np.ndarray]:
+        """The kept rows' columns as numpy views (positions ``[0, stop)``; views pin the arrays:
+        drop them before more rows are appended)."""
+        dtypes = {"sent": np.float64, "done": np.float64, "status": np.int8, "sock": np.int64,
+                  "node": np.int64, "source": np.int64, "client": np.int64, "hop": np.int8}
+        return {c: np.frombuffer(getattr(self, c), dtype=dtypes[c])[:stop] for c in self.COLUMNS}
+
+    def drop(self, k: int) -> None:
+        """Forget the first ``k`` kept rows (they were folded or archived)."""
+        for c in self.COLUMNS:
+            del getattr(self, c)[:k]
+        self.base += k
 
     def extend(self, sent, done, status, sock, node, source, client, hop) -> None:
         self.sent.frombytes(np.ascontiguousarray(sent, dtype=np.float64).tobytes())
@@ -273,6 +325,10 @@ class TrafficEngine:
 
     # -- sources --------------------------------------------------------------------------------
     def add(self, source: Source) -> None:
+        if source.keep == "summary":
+            from labkit.workloads.summary import Summary
+
+            source.summary = Summary(source.timeout)
         self.sources.append(source)
         self._processed = max(self._processed, min(source.start, float(self.env.now)))
         if self._process is None or not self._process.is_alive:
@@ -329,6 +385,30 @@ class TrafficEngine:
                 self._interval(t0, t1)
                 t0 = t1
         self._processed = max(self._processed, t_next if t_next < INF else t0)
+        if len(self.records) >= COMPACT_ROWS and any(s.keep == "summary" for s in self.sources):
+            self.compact()
+
+    def compact(self) -> None:
+        """Fold the final rows of ``keep="summary"`` sources into their summaries (and archive
+        the other sources' rows in that prefix): every row before the first one that could still
+        change (a request that has not ended by now: an exit or a node failure may still cut it)."""
+        rec = self.records
+        cols = rec.columns()
+        pending = np.flatnonzero(cols["done"] > self.env.now)
+        k = int(pending[0]) if len(pending) else len(rec)
+        if k == 0:
+            return
+        single = len(self.sources) == 1
+        for s in self.sources:
+            mine = slice(None) if single else (cols["source"][:k] == s.id)
+            if not single and not mine.any():
+                continue
+            if s.summary is not None:  # (add keeps none of the views: the rows can be dropped)
+                s.summary.add(*(cols[c][:k][mine] for c in ("sent", "done", "status", "sock")))
+            else:
+                s.archive.append({c: v[:k][mine].copy() for c, v in cols.items() if c != "source"})
+        del cols
+        rec.drop(k)
 
     # -- one interval -----------------------------------------------------------------------------
     def _interval(self, t0: float, t1: float) -> None:
@@ -418,7 +498,8 @@ class TrafficEngine:
         r_sent, r_done, r_status = rec.sent.append, rec.done.append, rec.status.append
         r_sock, r_node, r_src = rec.sock.append, rec.node.append, rec.source.append
         r_client, r_hop = rec.client.append, rec.hop.append
-        idx = len(rec)
+        idx = rec.total
+        base = rec.base
         last_done = self.last_done
         for t, ci, si in zip(times.tolist(), client.tolist(), src.tolist()):
             s = sources[si]
@@ -490,8 +571,11 @@ class TrafficEngine:
                                 infl = sock.inflight
                                 while infl:
                                     head = infl[0]
-                                    if (head[1] if head.__class__ is tuple else rec.done[head]) > t:
-                                        break
+                                    if head.__class__ is tuple:
+                                        if head[1] > t:
+                                            break
+                                    elif head >= base and rec.done[head - base] > t:
+                                        break  # (a compacted row had ended)
                                     infl.popleft()
                                 infl.append(idx)
                                 if algorithm == "lc":
@@ -603,7 +687,7 @@ class TrafficEngine:
         # per request: the chosen endpoint's socket index (>= 0), a gone pod (-2 - its last socket's
         # index; -1 when none is known), or not routed (NO_ROUTE: its status stays as set)
         ref = np.full(m, _NO_ROUTE, dtype=np.int64)
-        node_ids = np.unique(client_node).tolist()
+        node_ids = np.flatnonzero(np.bincount(client_node)).tolist()  # small indices: no sort
         for nid in node_ids:
             node = self.nodes[nid]
             if node in dp.down:
@@ -702,7 +786,7 @@ class TrafficEngine:
         if refused.any():
             status[rows[refused]] = REFUSED
             done[rows[refused]] = t[refused]
-        base = len(self.records)
+        base = self.records.total
         n_serve = np.add.reduceat(serve, starts, dtype=np.int64)
         seg_end = np.cumsum(n_serve)
         sv = rows[serve]  # served rows, still grouped by pod
@@ -717,14 +801,7 @@ class TrafficEngine:
                 if len(sk.free) == 1:
                     single.append((sk, lo, hi))
                 else:
-                    free, q = sk.free, sk.throttle_s
-                    for i, (ai, si) in enumerate(zip(a[lo:hi].tolist(), st[lo:hi].tolist()), lo):
-                        start = free[0] if free[0] > ai else ai
-                        if q:
-                            si = throttled(free, start, si, q)
-                        begin[i] = start
-                        end[i] = start + si
-                        heapq.heapreplace(free, end[i])
+                    _fifo_loop(sk.free, sk.throttle_s, a, st, begin, end, lo, hi)
         if single:
             _lindley(single, a, st, begin, end)
         hang_s = hang if not isinstance(hang, np.ndarray) else hang[serve]
@@ -744,11 +821,14 @@ class TrafficEngine:
                 sk.work_start.frombytes(begin[lo:hi].tobytes())
                 sk.work_end.frombytes(end[lo:hi].tobytes())
                 infl = sk.inflight
-                first, rdone = float(a[lo]), self.records.done
+                first, rdone, kept = float(a[lo]), self.records.done, self.records.base
                 while infl:  # entries: a record index (events path) or (indices, latest done) chunks
                     head = infl[0]
-                    if (head[1] if head.__class__ is tuple else rdone[head]) > first:
-                        break
+                    if head.__class__ is tuple:
+                        if head[1] > first:
+                            break
+                    elif head >= kept and rdone[head - kept] > first:
+                        break  # (a compacted row had ended)
                     infl.popleft()
                 mine = sv[lo:hi]
                 infl.append((mine + base, float(done[mine].max())))
@@ -772,10 +852,14 @@ class TrafficEngine:
     def _cut(self, sock: AppSocket, t: float, how: int) -> None:
         """The requests ``sock`` still held at ``t`` end: reset by the exit, or never answered."""
         rec = self.records
+        base = rec.base
         indices = []
         for entry in sock.inflight:
             indices.extend(entry[0].tolist() if entry.__class__ is tuple else (entry,))
         for i in indices:
+            i -= base
+            if i < 0:
+                continue  # compacted: it had ended
             if rec.done[i] > t and rec.sent[i] < t:
                 if how == RESET:
                     rec.status[i], rec.done[i] = RESET, t

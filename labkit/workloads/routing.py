@@ -48,8 +48,12 @@ def _is_ip(host: str) -> bool:
 
 def make_source(ident: int, target: Any, rate: Any, duration: Any, arrivals: str, from_pod: str | None,
                 namespace: str, timeout: float, clients: int, *, now: float, seed: int, api: APIServer,
-                proxy: KubeProxy, dataplane: DataPlane, resolve: Callable[..., list[str]]) -> Source:
+                proxy: KubeProxy, dataplane: DataPlane, resolve: Callable[..., list[str]],
+                keep: str = "requests") -> Source:
     """A :class:`Source` for ``c.traffic(...)``, or a ``ValueError`` that says what to change."""
+    if keep not in ("requests", "summary"):
+        raise ValueError(f"keep {keep!r}: choose 'requests' (a row per request: .frame()) or 'summary' "
+                         "(counts and latency histograms only, for long runs: a day is ~17M requests)")
     if arrivals not in ("poisson", "constant"):
         raise ValueError(f"arrivals {arrivals!r}: choose 'poisson' (random, the usual model of many "
                          "independent users) or 'constant' (evenly spaced)")
@@ -114,7 +118,7 @@ def make_source(ident: int, target: Any, rate: Any, duration: Any, arrivals: str
         # external clients, from the documentation range TEST-NET-2 (RFC 5737)
         client_list = [(f"198.51.100.{i % 250 + 1}", "") for i in range(clients)]
     return Source(ident, now, float(duration), pattern, arrivals, route, vip, client_list, float(timeout),
-                  seed, entry_node=entry, virtual=from_pod is None and route == "cluster")
+                  seed, entry_node=entry, virtual=from_pod is None and route == "cluster", keep=keep)
 
 
 def _node_ips(api: APIServer) -> dict[str, str]:
