@@ -10,10 +10,12 @@ Public API
 ``Cluster``             the simulated cluster (apply, run, get, list, delete, events, explain)
 ``ManifestError``       a manifest the API server would refuse (``.path``, ``.value``, ``.reason``)
 ``DNSError``            a name a pod cannot resolve: NXDOMAIN or TIMEOUT (``.name``, ``.rcode``, ``.tried``)
+``DockerfileError``     a Dockerfile ``docker build`` would refuse (``.line``, ``.message``, ``.hint``)
 ``KUBERNETES_VERSION``  the Kubernetes minor the lab follows
 ``RealCluster``         the same calls on a real cluster (``kubernetes`` client, imported lazily)
 ``workloads``           load patterns for ``Cluster.traffic`` (``Constant``, ``Step``, ``Spike``, ...)
 ``hpa``                 the HPA's decision as a pure function (``labkit.hpa.reconcile``)
+``images``              ``docker build`` as a model: layers, build cache, digests (``labkit.images.build``)
 ======================  ==============================================================================
 """
 
@@ -22,10 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 from labkit.cluster import Cluster
-from labkit.errors import DNSError, ManifestError
+from labkit.errors import DNSError, DockerfileError, ManifestError
 from labkit.version import KUBERNETES_VERSION
 
-__all__ = ["Cluster", "ManifestError", "DNSError", "KUBERNETES_VERSION", "RealCluster", "workloads", "hpa"]
+__all__ = ["Cluster", "ManifestError", "DNSError", "DockerfileError", "KUBERNETES_VERSION", "RealCluster",
+           "workloads", "hpa", "images"]
 
 
 def __getattr__(name: str) -> Any:
@@ -34,7 +37,7 @@ def __getattr__(name: str) -> Any:
         from labkit.real import RealCluster
 
         return RealCluster
-    if name in ("workloads", "hpa"):  # loaded on first use, like the adapter (numpy, the HPA)
+    if name in ("workloads", "hpa", "images"):  # loaded on first use, like the adapter (numpy, the HPA)
         import importlib
 
         return importlib.import_module(f"labkit.{name}")

@@ -121,8 +121,12 @@ class Cluster:
         self._traffic = None
         # ACK's cloud controller manager: an SLB (CLB) for every LoadBalancer Service
         self.load_balancer_controller = LoadBalancerController(self.env, self.api, self.recorder)
+        from labkit.images.registry import Registry
+
+        #: the container registries (ACR, Docker Hub): ``c.registry.push(image, reference)`` is docker push
+        self.registry = Registry()
         self.kubelets = Kubelets(self.env, self.api, self.recorder, random.Random(f"labkit/{seed}/kubelet"),
-                                 self.dataplane) if kubelets else None
+                                 self.dataplane, self.registry) if kubelets else None
         # The metrics-server addon: scrapes every kubelet each --metric-resolution (15 s)
         from labkit.metrics.server import MetricsServer
 

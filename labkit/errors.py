@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DNSError", "ManifestError"]
+__all__ = ["DNSError", "DockerfileError", "ManifestError"]
 
 
 class ManifestError(ValueError):
@@ -67,3 +67,24 @@ class DNSError(LookupError):
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class DockerfileError(ValueError):
+    """A Dockerfile that ``docker build`` would refuse, with where and what to change.
+
+    Attributes
+    ----------
+    line:
+        The 1-based line of the instruction at fault (its first line; 0 for the whole file).
+    message:
+        BuildKit's own words (``dockerfile parse error on line N: <message>``).
+    hint:
+        What to write instead, for a learner (may be empty).
+    """
+
+    def __init__(self, line: int, message: str, hint: str = "") -> None:
+        self.line = line
+        self.message = message
+        self.hint = hint
+        where = f"dockerfile parse error on line {line}: " if line else ""
+        super().__init__(f"{where}{message}" + (f" -- {hint}" if hint else ""))

@@ -149,6 +149,8 @@ def test_default_tolerations_are_not_duplicated(c: labkit.Cluster) -> None:
     ("nginx:1.27", "IfNotPresent"),
     ("registry.example.com:5000/team/app:v2", "IfNotPresent"),
     ("nginx@sha256:" + "a" * 64, "IfNotPresent"),
+    ("nginx:1.27@sha256:" + "a" * 64, "IfNotPresent"),
+    ("nginx:latest@sha256:" + "a" * 64, "Always"),  # spec 13.1: the tag decides, not the digest
 ])
 def test_image_pull_policy_default(c: labkit.Cluster, image: str, policy: str) -> None:
     """``Always`` for untagged or ``:latest`` images, else ``IfNotPresent`` (a port is not a tag)."""

@@ -22,7 +22,7 @@ from labkit.node.kubelet import go_duration
 
 POD_FILE = Path(__file__).resolve().parent.parent / "data" / "manifests" / "my-nginx-pod.yaml"
 NODE = "cn-hangzhou.10.0.0.1"  # the first node of the first pool
-ARTICLE_IMAGE_BYTES = 72355840  # data/images.csv, my-nginx:latest
+ARTICLE_IMAGE_BYTES = 56890825  # data/images.csv, my-nginx:latest (nginx:latest plus the index.html layer)
 GO_DURATION = r"(?:\d+h)?(?:\d+m)?(?:\d+(?:\.\d+)?s|\d+ms)"
 
 

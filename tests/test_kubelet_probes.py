@@ -87,7 +87,9 @@ def test_tcp_grpc_and_exec_failures_print_what_pkg_probe_prints() -> None:
     c.apply(probe_pod("tcp", ann, readinessProbe={"tcpSocket": {"port": "http"}}))
     c.apply(probe_pod("grpc", ann, readinessProbe={"grpc": {"port": 80}}))
     c.apply(probe_pod("exec", ann, readinessProbe={"exec": {"command": ["cat", "/tmp/ready"]}}))
-    c.run(until=5)
+    while not all(events(c, "Started", n) for n in ("tcp", "grpc", "exec")):  # pulled and started
+        c.run(until=c.now + 0.5)
+    c.run(until=c.now + 1)  # the probe right after the start
     ip = c.get("Pod", "tcp")["status"]["podIP"]
     assert events(c, "Unhealthy", "tcp")[0]["message"] == (
         f"Readiness probe failed: dial tcp {ip}:80: connect: connection refused")

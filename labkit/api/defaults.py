@@ -36,11 +36,12 @@ class Lookup(Protocol):
 
 
 def image_pull_policy(image: str) -> str:
-    """``Always`` for ``:latest`` or untagged images, else ``IfNotPresent`` (``SetDefaults_Container``)."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    """``SetDefaults_Container`` (``parsers.ParseImageName``): ``Always`` when the tag is ``latest``,
+    given or implied (no tag and no digest), else ``IfNotPresent``; ``nginx:latest@sha256:...`` is
+    ``Always``, ``nginx@sha256:...`` is not (spec 13.1)."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ("latest" if not digest else None)
     return "Always" if tag == "latest" else "IfNotPresent"
 
 

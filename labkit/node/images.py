@@ -1,40 +1,46 @@
-"""Image sizes and pull times for the simulated kubelet.
+"""The node's image store and what a pull costs (the container runtime's side of ``EnsureImageExists``).
 
-Sizes come from ``data/images.csv`` (illustrative, with a source per row); an image not
-listed is taken as :data:`DEFAULT_IMAGE_BYTES`. A pull costs a registry round trip plus the
-bytes over the node's bandwidth — the simplest model that still shows why a cached image
-starts faster (later chapters refine it with layers and ACR).
+A node keeps layers by digest (containerd's content store): a pull fetches the manifest (one round
+trip to the registry), downloads only the layers the node lacks and unpacks them. The time is the
+round trip, plus the missing compressed bytes at the registry's download bandwidth (containerd
+downloads up to 3 layers at once, ``max_concurrent_downloads``, sharing that bandwidth), plus the
+missing uncompressed bytes at :data:`UNPACK_BYTES_PER_SECOND`. With every layer present a pull is
+the round trip alone (``imagePullPolicy: Always`` on a warm node). Figures: the registry hosts of
+:mod:`labkit.images.registry` and the unpack rate here are illustrative.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-from pathlib import Path
+from collections.abc import Sequence
 
-from labkit.scheduler.podinfo import normalized_image_name
+__all__ = ["pull_seconds", "UNPACK_BYTES_PER_SECOND", "NodeImages"]
 
-__all__ = ["image_size", "pull_seconds", "DEFAULT_IMAGE_BYTES", "PULL_BYTES_PER_SECOND", "REGISTRY_RTT"]
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "images.csv"
-DEFAULT_IMAGE_BYTES = 100 * 1024 * 1024
-#: Illustrative in-VPC pull bandwidth from a registry (ACR) to one ECS node.
-PULL_BYTES_PER_SECOND = 40 * 1024 * 1024
-#: Illustrative registry round trip (token, manifest) before the first byte.
-REGISTRY_RTT = 0.4
+#: Decompressing and writing layers to the snapshotter (overlayfs on an ESSD), illustrative.
+UNPACK_BYTES_PER_SECOND = 150_000_000
 
 
-@functools.cache
-def _sizes() -> dict[str, int]:
-    if not DATA.exists():
-        return {}
-    with DATA.open(newline="", encoding="utf-8") as f:
-        return {normalized_image_name(row["image"]): int(row["size_bytes"]) for row in csv.DictReader(f)}
+def pull_seconds(rtt_s: float, down_bytes_per_s: float, missing: Sequence[tuple[str, int, int]]) -> float:
+    """Round trip, download of the missing layers ``(digest, compressed, uncompressed)``, unpack."""
+    return (rtt_s + sum(c for _, c, _ in missing) / down_bytes_per_s
+            + sum(u for _, _, u in missing) / UNPACK_BYTES_PER_SECOND)
 
 
-def image_size(image: str) -> int:
-    return _sizes().get(normalized_image_name(image), DEFAULT_IMAGE_BYTES)
+class NodeImages:
+    """One node's images (name as the pod wrote it, normalized with ``:latest``) and layers."""
 
+    __slots__ = ("images", "layers")
 
-def pull_seconds(image: str) -> float:
-    return REGISTRY_RTT + image_size(image) / PULL_BYTES_PER_SECOND
+    def __init__(self) -> None:
+        self.images: dict[str, tuple[str, int]] = {}  # name -> (manifest digest, compressed size)
+        self.layers: dict[str, tuple[int, int]] = {}  # layer digest -> (compressed, uncompressed)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.images
+
+    def missing(self, layers: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        return [x for x in layers if x[0] not in self.layers]
+
+    def add(self, name: str, digest: str, layers: Sequence[tuple[str, int, int]]) -> None:
+        for d, c, u in layers:
+            self.layers[d] = (c, u)
+        self.images[name] = (digest, sum(c for _, c, _ in layers))

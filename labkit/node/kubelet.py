@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.store import WatchEvent, timestamp
+from labkit.images.registry import PullError, Registry
 from labkit.node.admission import Admission, Rejection
-from labkit.node.images import REGISTRY_RTT, image_size, pull_seconds
+from labkit.node.images import NodeImages, pull_seconds
 from labkit.node.prober import (
     PROBE_FIELDS,
     SUCCESS,
@@ -56,6 +57,8 @@ STOP_SECONDS = 0.3  # the application's exit after SIGTERM unless labkit.io/sigt
 #: pod_workers.go: a sync that failed (CrashLoopBackOff) is retried after ``backOffPeriod``
 #: (kubelet.go, 10 s) jittered by ``workerBackOffPeriodJitterFactor`` (0.5).
 RESYNC_BACKOFF_SECONDS, RESYNC_JITTER = 10.0, 0.5
+#: nodestatus: at most this many images in node.status.images (kubelet nodeStatusMaxImages)
+NODE_STATUS_MAX_IMAGES = 50
 
 
 #: Second octets of the 172.x.0.0/16 blocks that nodes' pod /24s come from, in order.
@@ -132,14 +135,16 @@ class Kubelets:
     """One kubelet per node behind a single pod watch (dispatch by ``spec.nodeName``)."""
 
     def __init__(self, env: simpy.Environment, api: APIServer, recorder: EventRecorder, rng: random.Random,
-                 dataplane: DataPlane | None = None) -> None:
+                 dataplane: DataPlane | None = None, registry: Registry | None = None) -> None:
         self.env = env
+        #: where the nodes' container runtimes pull images from (labkit.images.registry)
+        self.registry = registry if registry is not None else Registry()
         #: the node kernels' view of which application answers on which pod IP (for traffic)
         self.dataplane = dataplane
         self.api = api
         self.recorder = recorder
         self.rng = rng
-        self.images: dict[str, dict[str, int]] = {}  # node -> image cache (normalized name -> bytes)
+        self.images: dict[str, NodeImages] = {}  # node -> its images and layers (containerd's store)
         self._running: set[str] = set()  # pod uids with a worker
         self._stopping: set[str] = set()  # pod uids whose containers are being stopped
         self._pod_cidr: dict[str, int] = {}
@@ -148,6 +153,7 @@ class Kubelets:
         self._pullers: dict[str, simpy.Resource] = {}
         self._pods: dict[str, _Pod] = {}  # pod uid -> runtime state, while the pod is on a node
         self.backoff = Backoff()  # one per kubelet in reality; keys carry the pod uid, so one suffices
+        self.image_backoff = Backoff()  # image_manager.go: pull back-off per pod and image, 10 s to 300 s
         self._down: set[str] = set()  # nodes whose kubelet is stopped (Cluster.fail_node)
         self._admission: dict[str, Admission] = {}  # node -> its admitted pods (predicate.go)
         self._rejected: set[str] = set()  # pod uids refused by admission, until their status is Failed
@@ -161,11 +167,20 @@ class Kubelets:
     def _on_node(self, ev: WatchEvent) -> None:
         name = ev.object["metadata"]["name"]
         if ev.type == "ADDED":
-            cache: dict[str, int] = {}
+            store = NodeImages()
             for img in (ev.object.get("status") or {}).get("images") or []:
-                for nm in img.get("names") or []:
-                    cache[normalized_image_name(nm)] = int(img.get("sizeBytes", 0))
-            self.images[name] = cache
+                size = int(img.get("sizeBytes", 0))
+                for nm in img.get("names") or []:  # preloaded: their layers are on the node
+                    try:
+                        got = self.registry.resolve(nm)
+                        layers = got.layers
+                    except PullError:
+                        got, layers = None, ()
+                    if not layers:
+                        digest = "sha256:" + hashlib.sha256(f"preloaded/{nm}".encode()).hexdigest()
+                        layers = ((digest, size, size),)
+                    store.add(normalized_image_name(nm), got.digest if got else layers[0][0], layers)
+            self.images[name] = store
             self._pod_cidr.setdefault(name, len(self._pod_cidr))  # a name that returns keeps its /24
             self._next_ip.setdefault(name, 2)
             self._used_ips.setdefault(name, set())
@@ -361,6 +376,10 @@ class Kubelets:
             self._pullers[node] = simpy.Resource(self.env, capacity=1)
         return self._pullers[node]
 
+    def _resync(self) -> float:
+        """When the pod worker retries a failed sync (``backOffPeriod`` with jitter)."""
+        return round(RESYNC_BACKOFF_SECONDS * (1 + RESYNC_JITTER * self.rng.random()), 4)
+
     def _jitter(self, base: float) -> float:
         return round(base * (0.8 + 0.4 * self.rng.random()), 4)
 
@@ -511,34 +530,17 @@ class Kubelets:
             return False
         image = c["image"]
         key = normalized_image_name(image)
-        cache = self.images[node]
+        store = self.images[node]
         policy = c.get("imagePullPolicy", "IfNotPresent")
-        if policy == "Never" and key not in cache:
+        if policy == "Never" and key not in store:
             self._event(pod, "ErrImageNeverPull",
                         f'Container image "{image}" is not present with pull policy of Never', node,
                         c["name"], "Warning")
             return False
-        if policy == "Always" or key not in cache:
-            self._event(pod, "Pulling", f'Pulling image "{image}"', node, c["name"])
-            asked = env.now
-            # serializeImagePulls defaults to true: one pull at a time per node, in request order.
-            with self._puller(node).request() as turn:
-                yield turn
-                # Layers already on the node (cached, or pulled while we waited) only cost the
-                # registry round trip that checks the manifest.
-                seconds = self._jitter(pull_seconds(image) if key not in cache else REGISTRY_RTT)
-                yield env.timeout(seconds)
-                cached = key in cache
-                cache[key] = cache.get(key) or image_size(image)
-            pod = self._current(ns, name, uid)
-            if pod is None:
+        if policy == "Always" or key not in store:
+            ok = yield from self._pull(ns, name, uid, node, c, init)
+            if not ok:
                 return False
-            size = cache[key]
-            took, waited = go_duration(seconds), go_duration(env.now - asked)
-            self._event(pod, "Pulled", f'Successfully pulled image "{image}" in {took} ({waited} including '
-                        f"waiting). Image size: {size} bytes.", node, c["name"])
-            if not cached:
-                self._record_image(node, key, size)
         else:
             self._event(pod, "Pulled", f'Container image "{image}" already present on machine and can be '
                         "accessed by the pod", node, c["name"])
@@ -555,9 +557,8 @@ class Kubelets:
         self._event(pod, "Started", "Container started", node, c["name"])
         started = timestamp(env.now)
         section = "initContainerStatuses" if init else "containerStatuses"
-        sha = hashlib.sha256(key.encode()).hexdigest()
-        digest = f"docker.io/library/{key.split(':')[0]}@sha256:{sha}" if "/" not in key \
-            else f"{key.split(':')[0]}@sha256:{sha}"
+        store = self.images.get(node)
+        digest = _image_id(image, store.images[key][0]) if store is not None and key in store else ""
 
         if not init:
             rt = self._pods.get(uid)
@@ -723,18 +724,88 @@ class Kubelets:
             ctr.state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
             self._sync_status(rt)
             # The pod worker retries the failed sync later: a periodic loop, so a daemon wait.
-            yield self.env.daemon_timeout(
-                round(RESYNC_BACKOFF_SECONDS * (1 + RESYNC_JITTER * self.rng.random()), 4))
+            yield self.env.daemon_timeout(self._resync())
         self.backoff.next(key, ctr.finished_at, self.env.now)
         if "waiting" in ctr.state:
             ctr.state = ctr.last_state  # the replacement's lastState is the run that ended
         yield from self._start_container(rt.namespace, rt.name, rt.uid, rt.node, ctr.spec, init=False)
 
+    def _pull(self, ns: str, name: str, uid: str, node: str, c: dict[str, Any], init: bool):
+        """``EnsureImageExists`` from ``Pulling`` on: the runtime fetches the manifest and the layers
+        the node lacks; a failure is ``ErrImagePull``, after which the pod worker retries on its
+        resync while the back-off (10 s doubling to 300 s, per pod and image) lasts, each time
+        ``ImagePullBackOff``. True once the image is on the node; False if the pod went away."""
+        env = self.env
+        image, key = c["image"], normalized_image_name(c["image"])
+        backoff_key = f"{uid}/{image}"
+        error, failed_at = "", 0.0
+        while True:
+            pod = self._current(ns, name, uid)
+            if pod is None:
+                return False
+            if error and self.image_backoff.in_backoff_since(backoff_key, failed_at, env.now):
+                self._event(pod, "BackOff", f'Back-off pulling image "{image}"', node, c["name"])
+                self._waiting_status(ns, name, uid, c["name"], init, "ImagePullBackOff",
+                                     f'Back-off pulling image "{image}": ErrImagePull: {error}')
+                self._event(pod, "Failed", "Error: ImagePullBackOff", node, c["name"], "Warning")
+                yield env.daemon_timeout(self._resync())
+                continue
+            self._event(pod, "Pulling", f'Pulling image "{image}"', node, c["name"])
+            asked = env.now
+            # serializeImagePulls defaults to true: one pull at a time per node, in request order.
+            with self._puller(node).request() as turn:
+                yield turn
+                store = self.images.get(node)
+                if store is None:
+                    return False
+                try:
+                    got = self.registry.resolve(image)
+                except PullError as e:
+                    yield env.timeout(self._jitter(self.registry.host(_registry_of(image)).rtt_s))
+                    error = str(e)
+                    got = None
+                else:
+                    missing = store.missing(got.layers)
+                    seconds = self._jitter(pull_seconds(got.host.rtt_s, got.host.down_bytes_per_s, missing))
+                    yield env.timeout(seconds)
+                    fresh = key not in store
+                    store.add(key, got.digest, got.layers)
+            pod = self._current(ns, name, uid)
+            if pod is None:
+                return False
+            if got is not None:
+                took, waited = go_duration(seconds), go_duration(env.now - asked)
+                self._event(pod, "Pulled", f'Successfully pulled image "{image}" in {took} ({waited} '
+                            f"including waiting). Image size: {got.size_bytes} bytes.", node, c["name"])
+                if fresh:
+                    self._record_image(node, key, got.size_bytes)
+                return True
+            failed_at = env.now
+            self._event(pod, "Failed", f'Failed to pull image "{image}": {error}', node, c["name"], "Warning")
+            self._event(pod, "Failed", "Error: ErrImagePull", node, c["name"], "Warning")
+            self._waiting_status(ns, name, uid, c["name"], init, "ErrImagePull", error)
+            self.image_backoff.next(backoff_key, failed_at, env.now)
+            yield env.daemon_timeout(self._resync())
+
+    def _waiting_status(self, ns: str, name: str, uid: str, container: str, init: bool, reason: str,
+                        message: str) -> None:
+        section = "initContainerStatuses" if init else "containerStatuses"
+
+        def mutate(st: dict[str, Any]) -> None:
+            for cs in st.get(section) or []:
+                if cs["name"] == container:
+                    cs["state"] = {"waiting": {"reason": reason, "message": message}}
+
+        self._patch_status(ns, name, uid, mutate)
+
     def _record_image(self, node: str, key: str, size: int) -> None:
-        """Add a pulled image to ``node.status.images`` (the kubelet's node status reports them)."""
+        """Add a pulled image to ``node.status.images``: the largest first, at most
+        ``nodeStatusMaxImages`` (50) of them (``nodestatus/setters.go: Images``)."""
         def mutate(n: dict[str, Any]) -> None:
             imgs = n.setdefault("status", {}).setdefault("images", [])
             imgs.append({"names": [key], "sizeBytes": size})
+            imgs.sort(key=lambda i: -i["sizeBytes"])
+            del imgs[NODE_STATUS_MAX_IMAGES:]
         if self.api.peek("Node", node) is not None:
             self.api.mutate("Node", node, None, mutate)
 
@@ -791,3 +862,22 @@ def _set(st: dict[str, Any], type_: str, status: str, now: str) -> dict[str, Any
                 c.pop("reason", None)
                 c.pop("message", None)
     return st
+
+
+def _registry_of(image: str) -> str:
+    from labkit.images.reference import ImageReferenceError, parse_reference
+
+    try:
+        return parse_reference(image).registry
+    except ImageReferenceError:
+        return "docker.io"
+
+
+def _image_id(image: str, digest: str) -> str:
+    """``imageID`` as containerd reports it: the repository's normalized name and the manifest digest."""
+    from labkit.images.reference import ImageReferenceError, parse_reference
+
+    try:
+        return f"{parse_reference(image).name}@{digest}"
+    except ImageReferenceError:
+        return digest
