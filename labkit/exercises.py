@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
-__all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_flapping_fix",
+__all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_first_miss", "check_flapping_fix",
            "check_hpa_proposal", "check_idle_node", "check_node_of_pod", "check_pool_prediction",
-           "check_prestop", "check_reason_count", "check_rollout_peak", "check_selected_count",
-           "check_service_selects", "check_toleration"]
+           "check_prestop", "check_pull_policy", "check_push_target", "check_reason_count",
+           "check_rollout_peak", "check_selected_count", "check_service_selects", "check_toleration"]
 
 
 class Verdict:
@@ -637,6 +637,92 @@ def check_hpa_proposal(prediction: Any, inputs: dict[str, Any]) -> Verdict:
         return _correct(f"you predicted {prediction}: {arithmetic} This is step 3 of the article, done by "
                         "the replica calculator every 15 s.")
     return _say(False, f"Not what happens: you predicted {prediction}, but {arithmetic}")
+
+
+def check_first_miss(prediction: Any, order: str = "dependencies first", edit: str = "app.py") -> Verdict:
+    """Exercise 01 (a prediction): the line of the first instruction the second build runs again.
+
+    The app of :data:`labkit.widgets.containerization.APP_DOCKERFILES` is built, one file is edited
+    (:data:`~labkit.widgets.containerization.EDITS`), and it is built again with the same cache: the
+    first instruction that misses is the first ``COPY`` that copies the edited file (its checksum
+    changed), and every later layer is built again. Once a line is predicted, the answer is told.
+    """
+    from labkit.widgets.containerization import APP_DOCKERFILES, rebuild
+
+    if prediction is ...:
+        return _start("go down the Dockerfile: which is the first instruction whose input includes the "
+                      "edited file? Answer with its line number (an int).")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        return _hint(f"the answer is a line number of the Dockerfile (an int), got {_type_name(prediction)}.")
+    lines = APP_DOCKERFILES[order].splitlines()
+    if not 1 <= prediction <= len(lines):
+        return _hint(f"the Dockerfile has lines 1 to {len(lines)}; {prediction} is not one of them.")
+    r = rebuild(order, edit)
+    first = next(s for s in r.after.steps if not s["cached"])
+    told = (f"line {first['line']}, `{first['instruction']}`: {first['reason']}. Everything after it in the "
+            f"stage missed too ({len(r.missed)} layer(s) rebuilt, {r.rebuilt_bytes / 1e6:.2f} MB).")
+    if prediction == first["line"]:
+        return _correct(f"the first miss is {told}")
+    return _say(False, f"Not what happens: you predicted line {prediction} "
+                       f"(`{lines[prediction - 1]}`), but the first miss is {told}")
+
+
+def check_push_target(answer: Any) -> Verdict:
+    """Exercise 01: where ``docker push my-nginx`` would send the image, as a full reference.
+
+    A name without a registry is Docker Hub's (``docker.io``), and a name without a namespace there
+    is an official image (``library/``): the answer is ``docker.io/library/my-nginx`` (a tag may be
+    given: the implied one is ``latest``).
+    """
+    from labkit.images import ImageReferenceError, parse_reference
+
+    if answer is ...:
+        return _start("a name with no registry in front goes to the default registry; write the full name, "
+                      "registry/namespace/repository (an str).")
+    if not isinstance(answer, str):
+        return _hint(f"the answer is an image reference (an str), got {_type_name(answer)}.")
+    text = answer.strip()
+    try:
+        ref = parse_reference(text)
+    except ImageReferenceError as e:
+        return _hint(f"{answer!r} is not an image reference the runtime would accept: {e}.")
+    if ref.repository.split("/")[-1] != "my-nginx":
+        return _hint(f"the image is my-nginx; {answer!r} names {ref.repository.split('/')[-1]}.")
+    first = text.split("/", 1)[0]
+    if "/" not in text or not ("." in first or ":" in first or first == "localhost"):
+        return _hint("write the registry too: the point is which registry a bare name goes to.")
+    if ref.registry != "docker.io":
+        return _hint(f"{answer!r} is not where the bare name goes: which registry does a name without one "
+                     "go to?")
+    if "/library/" not in text or ref.implied_tag != "latest":
+        return _hint(f"{answer!r} is close: which namespace holds Docker Hub's official images?")
+    return _correct("docker.io/library/my-nginx:latest: Docker Hub's official-images namespace, where only "
+                    "Docker publishes. Tag the image with your ACR address instead, and push that.")
+
+
+def check_pull_policy(answer: Any, cluster: Cluster, pod: str, namespace: str = "default") -> Verdict:
+    """Exercise 01: the ``imagePullPolicy`` the API server gave a pod's first container (read an object).
+
+    The default depends on the tag: ``Always`` for ``:latest`` or no tag, else ``IfNotPresent``
+    (``SetDefaults_Container``).
+    """
+    obj = next((p for p in cluster.list("Pod", namespace=namespace) if p["metadata"]["name"] == pod), None)
+    if obj is None:
+        return _hint(f"there is no Pod {namespace}/{pod} in this cluster; apply it first.")
+    actual = obj["spec"]["containers"][0].get("imagePullPolicy")
+    image = obj["spec"]["containers"][0]["image"]
+    if answer is ...:
+        return _start(f'read the Pod back with c.get("Pod", "{pod}") and look at its first container in '
+                      '"spec".')
+    if not isinstance(answer, str):
+        return _hint(f"the answer is a policy name (an str), got {_type_name(answer)}.")
+    if answer.strip() not in ("Always", "IfNotPresent", "Never"):
+        return _hint(f"{answer!r} is not a pull policy: Kubernetes knows Always, IfNotPresent and Never.")
+    if answer.strip() != actual:
+        return _hint(f"{answer!r} is not what the API server wrote for {image!r}: read the field, and think "
+                     "about what the tag is.")
+    why = "its tag is latest (given or implied)" if actual == "Always" else "its tag is fixed"
+    return _correct(f"{actual}: {why}, so the API server chose {actual} when the pod was created.")
 
 
 def check_flapping_fix(behavior: Any, max_scale_downs: int = 1) -> Verdict:

@@ -17,7 +17,7 @@ __all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
            "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure",
            "autoscaling_figure", "autoscaling_changing", "autoscaling_static_key", "day_figure",
-           "cost_figure", "day_latency_figure"]
+           "cost_figure", "day_latency_figure", "rollout_figure"]
 
 
 
@@ -710,4 +710,32 @@ def cost_figure(costs: dict[str, float], title: str = "Cost of one day") -> Figu
     ax.set_title(title, fontsize="medium")
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
+    return fig
+
+
+def rollout_figure(frame: pd.DataFrame, title: str = "Rollout time by image size") -> Figure:
+    """Seconds until the last pod of a rollout started (bars), per base image (groups, labelled with the
+    image's size) and per number of nodes that already held the base (colours). ``frame`` has the
+    columns ``base``, ``image_MB``, ``warm_nodes`` and ``last_start_s``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.2, 3.0))
+    fig.subplots_adjust(left=0.09, right=0.72, bottom=0.2, top=0.86)
+    ax = fig.subplots()
+    bases = list(dict.fromkeys(frame["base"]))
+    warms = sorted(set(frame["warm_nodes"]))
+    width = 0.8 / max(1, len(warms))
+    for k, warm in enumerate(warms):
+        rows = frame[frame["warm_nodes"] == warm].set_index("base")
+        xs = [i - 0.4 + width * (k + 0.5) for i in range(len(bases))]
+        ys = [float(rows.loc[b, "last_start_s"]) if b in rows.index else 0.0 for b in bases]
+        bars = ax.bar(xs, ys, width * 0.92, color=PALETTE[k % len(PALETTE)], edgecolor="black", linewidth=0.4,
+                      label=f"{warm} nodes already hold the base")
+        ax.bar_label(bars, fmt="%.1f", fontsize="x-small", padding=1)
+    sizes = frame.drop_duplicates("base").set_index("base")["image_MB"]
+    ax.set_xticks(range(len(bases)), [f"{b}\n{sizes[b]:.0f} MB" for b in bases])
+    ax.set_ylabel("last pod started (s)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize="small")
+    ax.set_title(title, fontsize="medium", loc="left")
+    ax.grid(axis="y", color="0.9")
     return fig

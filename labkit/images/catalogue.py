@@ -1,10 +1,11 @@
 """Base images the lab knows: published sizes from ``data/images.csv`` (a source and date per row).
 
 A row gives an image's compressed size (what a registry stores and a pull downloads), its
-uncompressed size (what it takes on a node's disk) and its layer count where published. The lab
-splits the published total into that many layers (halving: the OS layer first and largest, as in
-most official images), each with a digest derived from the image's name, so two builds on the same
-base share those layers. An image not in the catalogue is assumed to be :data:`UNKNOWN_BYTES`.
+uncompressed size (what it takes on a node's disk), its layer count and, where the source lists
+them, each layer's compressed size (``layer_bytes``). Without those, the lab splits the published
+total into that many layers (halving: the OS layer first and largest, as in most official images).
+Each layer gets a digest derived from the image's name, so two builds on the same base share them.
+An image not in the catalogue is assumed to be :data:`UNKNOWN_BYTES`.
 """
 
 from __future__ import annotations
@@ -37,9 +38,16 @@ class BaseImage:
     layers: int
     source: str
     known: bool = True
+    #: each layer's compressed size, where the source lists them (else the total is split)
+    layer_bytes: tuple[int, ...] = ()
 
     def layer_sizes(self) -> list[tuple[int, int]]:
-        """(compressed, uncompressed) per layer: the totals split by halving, exact in sum."""
+        """(compressed, uncompressed) per layer: the published layer sizes where known (the size on
+        disk shared out in proportion), else the totals split by halving; exact in sum."""
+        if self.layer_bytes:
+            unc = [int(self.uncompressed_bytes * c / self.compressed_bytes) for c in self.layer_bytes]
+            unc[0] += self.uncompressed_bytes - sum(unc)
+            return list(zip(self.layer_bytes, unc))
         n = max(1, self.layers)
         weights = [2.0**-k for k in range(n)]
         total = sum(weights)
@@ -83,7 +91,11 @@ def catalogue() -> dict[str, BaseImage]:
             comp = int(unc / EXPANSION)
         layers = next((int(r["layers"]) for r in ([packed] if packed else []) + group if r["layers"]), 1)
         sources = "; ".join(dict.fromkeys(r["source"] for r in group))
-        out[key] = BaseImage(group[0]["image"], comp, unc, layers, sources)
+        sizes = tuple(int(x) for x in (packed or {}).get("layer_bytes", "").split(";") if x)
+        if sizes and (len(sizes) != layers or sum(sizes) != comp):
+            raise ValueError(f"data/images.csv, {group[0]['image']}: layer_bytes must be its {layers} "
+                             f"layers, summing to compressed_bytes ({comp})")
+        out[key] = BaseImage(group[0]["image"], comp, unc, layers, sources, layer_bytes=sizes)
     return out
 
 

@@ -143,6 +143,16 @@ class Drive:
 
 #: Chapters with a widget panel, and how to work each; each chapter adds its notebook when it lands.
 NOTEBOOKS = {
+    # The build-and-rollout panel: build buttons (order, edit: a cached pair of builds) alternate with
+    # base images and the warm-nodes slider (a fresh 20-node rollout per new setting); then the
+    # slider is dragged to 10.
+    "notebooks/01_containerization.ipynb": Drive("nodes already holding it", 10, (
+        Act("button", "", "code first"), Act("slider", "nodes already holding it", "ArrowRight"),
+        Act("button", "", "requirements.txt"), Act("button", "", "python"),
+        Act("button", "", "dependencies first"), Act("slider", "nodes already holding it", "ArrowRight"),
+        Act("button", "", "alpine"), Act("button", "", "app.py"),
+        Act("slider", "nodes already holding it", "End"), Act("button", "", "nginx"),
+    )),
     # The timeline stepper: step through the timeline from the keyboard, then drag to the middle.
     "notebooks/00_welcome_architecture.ipynb": Drive(
         "step", None, tuple(Act("slider", "step", "next") for _ in range(LATENCY_SAMPLES))),
