@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from datetime import datetime, timezone
 from numbers import Real
 from typing import Any
@@ -336,8 +337,8 @@ class Cluster:
     # -- nodes -----------------------------------------------------------------------------------
     def add_node_pool(self, name: str, instance_type: str, count: int, zones: list[str] | None = None, *,
                       labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None,
-                      network: str = "terway", min_size: int | None = None, max_size: int | None = None
-                      ) -> list[dict[str, Any]]:
+                      network: str = "terway", min_size: int | None = None, max_size: int | None = None,
+                      runtime_handlers: tuple[str, ...] | list[str] = ("runc",)) -> list[dict[str, Any]]:
         """Add ``count`` ECS nodes of ``instance_type`` (an ACK node pool), round-robin over ``zones``.
 
         Allocatable follows :func:`labkit.cloud.ecs.allocatable`; nodes are applied as real
@@ -350,6 +351,11 @@ class Cluster:
         (:data:`labkit.cloud.nodepools.PROVISION_DELAY_S`, illustrative). Requires
         ``0 <= min_size <= count <= max_size``. An autoscaled pool is added once; calling again
         with the name of an existing pool without ``min_size``/``max_size`` adds nodes to it.
+
+        ``runtime_handlers`` are the container runtimes the nodes' containerd offers (reported in
+        ``status.runtimeHandlers``): ``runc`` always; ACK's sandboxed-container pools (ECS Bare Metal)
+        add ``runv``. A pod whose RuntimeClass names a handler its node lacks never gets a sandbox
+        (``FailedCreatePodSandBox``): a RuntimeClass's ``scheduling.nodeSelector`` keeps it away.
         """
         from labkit.cloud.ecs import pool_nodes
         from labkit.cloud.nodepools import NodePool
@@ -380,14 +386,21 @@ class Cluster:
         start = self._pools.get(name, 0)
         pool_index = list(self._pools).index(name) if name in self._pools else len(self._pools)
         zone_list = zones or list(DEFAULT_ZONES)
+        handlers = tuple(runtime_handlers)
+        for h in handlers:
+            if not isinstance(h, str) or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", h) or len(h) > 63:
+                raise ManifestError("runtime_handlers", h, "Invalid value: a runtime handler is a DNS label "
+                                    '(lower-case letters, digits and "-"), e.g. "kata-qemu"')
+        if "runc" not in handlers:
+            handlers = ("runc", *handlers)
         nodes = pool_nodes(name, instance_type, count, zone_list, start_index=start,
                            labels=labels, taints=taints, network=network, pool_index=pool_index,
-                           kubelet_version=KUBERNETES_PATCH_VERSION)
+                           kubelet_version=KUBERNETES_PATCH_VERSION, runtime_handlers=handlers)
         pool = existing
         if pool is None:
             pool = NodePool(self.cloud_provider, name, instance_type, zone_list, labels=labels, taints=taints,
                             network=network, pool_index=pool_index, kubelet_version=KUBERNETES_PATCH_VERSION,
-                            min_size=min_size, max_size=max_size)
+                            min_size=min_size, max_size=max_size, runtime_handlers=handlers)
             if autoscaled:
                 pool.template_node()  # the template must be a valid Node (instance type, zones, Terway)
         # The pool's nodes share one shape: the first takes the schema pass for all of them.

@@ -670,9 +670,9 @@ def check_first_miss(prediction: Any, order: str = "dependencies first", edit: s
 def check_push_target(answer: Any) -> Verdict:
     """Exercise 01: where ``docker push my-nginx`` would send the image, as a full reference.
 
-    A name without a registry is Docker Hub's (``docker.io``), and a name without a namespace there
-    is an official image (``library/``): the answer is ``docker.io/library/my-nginx`` (a tag may be
-    given: the implied one is ``latest``).
+    A name without a registry is Docker Hub's (``docker.io``), and a one-part name there goes into
+    the ``library/`` namespace: the answer is ``docker.io/library/my-nginx`` (``:latest``, the tag a
+    bare name means, may be written).
     """
     from labkit.images import ImageReferenceError, parse_reference
 
@@ -694,10 +694,15 @@ def check_push_target(answer: Any) -> Verdict:
     if ref.registry != "docker.io":
         return _hint(f"{answer!r} is not where the bare name goes: which registry does a name without one "
                      "go to?")
-    if "/library/" not in text or ref.implied_tag != "latest":
-        return _hint(f"{answer!r} is close: which namespace holds Docker Hub's official images?")
-    return _correct("docker.io/library/my-nginx:latest: Docker Hub's official-images namespace, where only "
-                    "Docker publishes. Tag the image with your ACR address instead, and push that.")
+    if ref.repository != "library/my-nginx" or text.split("/")[1:2] != ["library"]:
+        return _hint(f"{answer!r} is close: which namespace does Docker Hub put a one-part name like "
+                     "my-nginx in?")
+    if ref.implied_tag != "latest" or ref.digest:
+        return _hint(f"the registry and repository are right, but `docker push my-nginx` names no tag and "
+                     f"{answer!r} does: which tag does a bare name mean?")
+    return _correct("docker.io/library/my-nginx:latest: Docker Hub, and its library/ namespace (where a "
+                    "one-part name goes, and where only Docker's official images live, so the push is "
+                    "refused). Tag the image with your ACR address instead, and push that.")
 
 
 def check_pull_policy(answer: Any, cluster: Cluster, pod: str, namespace: str = "default") -> Verdict:

@@ -33,7 +33,9 @@ def test_push_target_accepts_the_full_docker_hub_name(answer):
 
 @pytest.mark.parametrize(("answer", "hint"), [
     ("my-nginx", "write the registry too"),
-    ("docker.io/my-nginx", "which namespace holds"),  # right registry, the official-images namespace left out
+    ("docker.io/my-nginx", "which namespace does Docker Hub put"),  # the library/ namespace left out
+    ("docker.io/foo/library/my-nginx", "which namespace does Docker Hub put"),
+    ("docker.io/library/my-nginx:1.0", "which tag does a bare name mean"),
     ("registry.cn-hangzhou.aliyuncs.com/lab/my-nginx", "not where the bare name goes"),
     ("docker.io/library/nginx", "names nginx"),
     ("Docker.io/library/My-Nginx", "would accept"),

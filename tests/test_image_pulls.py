@@ -140,3 +140,39 @@ def test_pushed_images_start_and_the_pull_is_faster_from_acr_than_docker_hub():
     c.run()
     assert all(p["status"]["phase"] == "Running" for p in c.list("Pod"))
     assert pulled_seconds(c, "acr") < pulled_seconds(c, "hub")
+
+
+def _small_disk(c: labkit.Cluster, node: str, size: str) -> None:
+    c.api.mutate_status("Node", node, None, lambda st: st["capacity"].update({"ephemeral-storage": size}))
+
+
+def test_image_gc_deletes_unused_images_oldest_first_down_to_the_low_threshold():
+    c = cluster()
+    node = c.list("Node")[0]["metadata"]["name"]
+    _small_disk(c, node, "2Gi")  # python:3.12 (1.02 GB on disk) and node:22 (1.12 GB) do not both fit
+    c.apply(pod("old", "python:3.12", node=node))
+    c.run(until=c.now + 60)
+    c.delete("Pod", "old")
+    c.run(until=c.now + 60)
+    c.apply(pod("new", "node:22", node=node))
+    c.run(until=c.now + 700)  # two GC periods
+    names = {n for i in c.get("Node", node)["status"]["images"] for n in i["names"]}
+    assert "python:3.12" not in names and "node:22" in names  # the unused one went, the one in use stayed
+    assert not [e for e in c.events() if e["reason"] == "FreeDiskSpaceFailed"]
+
+
+def test_image_gc_that_cannot_free_enough_says_so_on_the_node():
+    c = cluster()
+    node = c.list("Node")[0]["metadata"]["name"]
+    _small_disk(c, node, "2Gi")
+    c.apply([pod("a", "python:3.12", node=node), pod("b", "node:22", node=node)])  # both in use
+    c.run(until=c.now + 700)
+    failed = [e for e in c.events() if e["reason"] == "FreeDiskSpaceFailed"]
+    assert failed and failed[0]["type"] == "Warning" and failed[0]["involvedObject"]["kind"] == "Node"
+    assert re.fullmatch(
+        r"Insufficient free disk space on the node's image filesystem \(\d+% of 2\.0 GiB used\)\. "
+        r"Failed to free sufficient space by deleting unused images \(freed 0 bytes\)\. "
+        r"Investigate disk usage, as it could be used by active images, logs, volumes, or other "
+        r"data\.",
+        failed[0]["message"],
+    ), failed[0]["message"]

@@ -410,6 +410,10 @@ def _checked_taints(taints: Sequence[Mapping[str, Any]] | None) -> list[dict[str
     return checked
 
 
+#: The runtime handler every ACK node has: runc through containerd.
+DEFAULT_RUNTIME_HANDLERS = ("runc",)
+
+
 def node_manifest(
     name: str,
     instance_type: str | InstanceType,
@@ -424,6 +428,7 @@ def node_manifest(
     pods_per_node: int = DEFAULT_FLANNEL_PODS_PER_NODE,
     kubelet_version: str = DEFAULT_KUBELET_VERSION,
     heartbeat_time: str = EPOCH,
+    runtime_handlers: Sequence[str] = DEFAULT_RUNTIME_HANDLERS,
 ) -> dict[str, Any]:
     """A ``v1 Node`` shaped as the API server returns it for a Ready ACK worker.
 
@@ -449,6 +454,10 @@ def node_manifest(
         Taints in API shape (``{"key", "value", "effect"}``).
     images:
         ``status.images`` entries in API shape (``{"names": [...], "sizeBytes": n}``).
+    runtime_handlers:
+        The CRI runtime handlers the node's containerd is configured with, reported in
+        ``status.runtimeHandlers`` (KEP-3857, beta since v1.31): ``runc`` on every ACK node; a
+        sandboxed-container pool adds ``runv`` (Kata-based), a Kata install ``kata-qemu``...
     network, pods_per_node:
         Network plugin deciding ``capacity.pods``; see :func:`max_pods`.
     kubelet_version:
@@ -562,6 +571,8 @@ def node_manifest(
     }
     if images:
         status["images"] = [dict(image) for image in images]
+    features = {"recursiveReadOnlyMounts": True, "userNamespaces": True}
+    status["runtimeHandlers"] = [{"name": h, "features": dict(features)} for h in runtime_handlers]
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -623,6 +634,7 @@ def pool_nodes(
     pods_per_node: int = DEFAULT_FLANNEL_PODS_PER_NODE,
     kubelet_version: str = DEFAULT_KUBELET_VERSION,
     heartbeat_time: str = EPOCH,
+    runtime_handlers: Sequence[str] = ("runc",),
 ) -> list[dict[str, Any]]:
     """The Nodes of one ACK node pool: ``count`` nodes from index ``start_index`` on.
 
@@ -712,6 +724,7 @@ def pool_nodes(
                 pods_per_node=pods_per_node,
                 kubelet_version=kubelet_version,
                 heartbeat_time=heartbeat_time,
+                runtime_handlers=runtime_handlers,
             )
         )
     return nodes

@@ -94,8 +94,10 @@ class NodePool:
         kubelet_version: str,
         min_size: int | None = None,
         max_size: int | None = None,
+        runtime_handlers: tuple[str, ...] = ("runc",),
     ) -> None:
         self.cloud = cloud
+        self.runtime_handlers = tuple(runtime_handlers)
         self.name = name
         self.instance_type = lookup_instance_type(instance_type).name
         self.zones = list(zones)
@@ -194,6 +196,7 @@ class NodePool:
             pool_index=self.pool_index,
             kubelet_version=self.kubelet_version,
             heartbeat_time=timestamp(self.cloud.env.now),
+            runtime_handlers=self.runtime_handlers,
         )
         self.next_index += 1
         return node

@@ -22,6 +22,7 @@ instance in the cluster's region is reached over the VPC, Docker Hub over the in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,7 +151,13 @@ class Registry:
         )
         if host.kind == "acr":
             raise missing  # an ACR repository holds only what was pushed to it
-        base = base_image(key)
-        digest = "sha256:" + hashlib.sha256(f"manifest/{key}".encode()).hexdigest()
-        layers = tuple((d, c, u) for d, (c, u) in zip(base.layer_digests(), base.layer_sizes()))
-        return Resolved(key, digest, layers, host)
+        return _public(key, host)
+
+
+@functools.lru_cache(maxsize=1024)
+def _public(key: str, host: RegistryHost) -> Resolved:
+    """A public image's manifest: its catalogue layers, or the stand-in's (the same on every pull)."""
+    base = base_image(key)
+    digest = "sha256:" + hashlib.sha256(f"manifest/{key}".encode()).hexdigest()
+    layers = tuple((d, c, u) for d, (c, u) in zip(base.layer_digests(), base.layer_sizes()))
+    return Resolved(key, digest, layers, host)

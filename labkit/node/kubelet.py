@@ -5,11 +5,12 @@ Upstream: ``pkg/kubelet/kubelet.go`` (``SyncPod``), ``pkg/kubelet/kuberuntime``
 for restarts), ``pkg/kubelet/images/image_manager.go`` (pull events) and ``pkg/kubelet/status``
 (conditions). Probes live in :mod:`labkit.node.prober`, stopping containers and the
 CrashLoopBackOff delay in :mod:`labkit.node.termination`, conditions and phase in
-:mod:`labkit.node.status`. Times are simulated: a sandbox takes :data:`SANDBOX_SECONDS`, a pull
-its bytes over the node's bandwidth (:mod:`labkit.node.images`), create/start a few tens of
-milliseconds. Each delay carries a little seeded jitter so timelines do not line up artificially.
+:mod:`labkit.node.status`. Times are simulated: a sandbox takes its runtime handler's start time
+(:mod:`labkit.node.runtimes`), a pull the missing layers' bytes at the registry's bandwidth and
+their unpacking (:mod:`labkit.node.images`), create/start a few tens of milliseconds. Each
+delay carries a little seeded jitter so timelines do not line up artificially.
 
-Simplifications: init containers complete immediately after starting; every image can be
+Simplifications: init containers complete immediately after starting; every public image can be
 pulled; the application never exits on its own (only a kill stops it); a pod deleted before
 any container ran is removed without a status write; a later, shorter grace period does not
 cut a running stop short; a crash-looping container waits out its back-off on daemon timeouts
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.api.store import WatchEvent, timestamp
 from labkit.images.registry import PullError, Registry
 from labkit.node.admission import Admission, Rejection
-from labkit.node.images import NodeImages, pull_seconds
+from labkit.node.images import IMAGE_GC_PERIOD_S, NodeImages, images_to_free, pull_seconds
 from labkit.node.prober import (
     PROBE_FIELDS,
     SUCCESS,
@@ -36,6 +37,7 @@ from labkit.node.prober import (
     ProbeWorker,
     probe_output,
 )
+from labkit.node.runtimes import SANDBOX_SECONDS, sandbox_seconds
 from labkit.node.status import containers_ready, pod_phase, set_condition
 from labkit.node.termination import Backoff, stop_container
 from labkit.scheduler.podinfo import PodInfo, normalized_image_name
@@ -50,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["Kubelets", "go_duration", "SYNC_SECONDS", "SANDBOX_SECONDS"]
 
 SYNC_SECONDS = 0.05  # watch delay + pod worker start
-SANDBOX_SECONDS = 0.4  # RunPodSandbox with the CNI plugin (illustrative)
 CREATE_SECONDS = 0.05
 START_SECONDS = 0.08
 STOP_SECONDS = 0.3  # the application's exit after SIGTERM unless labkit.io/sigterm-exit-after says otherwise
@@ -154,6 +155,7 @@ class Kubelets:
         self._pods: dict[str, _Pod] = {}  # pod uid -> runtime state, while the pod is on a node
         self.backoff = Backoff()  # one per kubelet in reality; keys carry the pod uid, so one suffices
         self.image_backoff = Backoff()  # image_manager.go: pull back-off per pod and image, 10 s to 300 s
+        self._gc = None  # the image garbage collector's loop, from the first node on
         self._down: set[str] = set()  # nodes whose kubelet is stopped (Cluster.fail_node)
         self._admission: dict[str, Admission] = {}  # node -> its admitted pods (predicate.go)
         self._rejected: set[str] = set()  # pod uids refused by admission, until their status is Failed
@@ -179,8 +181,11 @@ class Kubelets:
                     if not layers:
                         digest = "sha256:" + hashlib.sha256(f"preloaded/{nm}".encode()).hexdigest()
                         layers = ((digest, size, size),)
-                    store.add(normalized_image_name(nm), got.digest if got else layers[0][0], layers)
+                    store.add(normalized_image_name(nm), got.digest if got else layers[0][0], layers,
+                              float(self.env.now))
             self.images[name] = store
+            if self._gc is None:
+                self._gc = self.env.process(self._image_gc())
             self._pod_cidr.setdefault(name, len(self._pod_cidr))  # a name that returns keeps its /24
             self._next_ip.setdefault(name, 2)
             self._used_ips.setdefault(name, set())
@@ -488,8 +493,12 @@ class Kubelets:
 
         if self._patch_status(ns, name, uid, first_status) is None:
             return
-        # RunPodSandbox: network namespace + CNI gives the pod its IP.
-        yield env.timeout(self._jitter(SANDBOX_SECONDS))
+        # RunPodSandbox with the pod's runtime handler (its RuntimeClass's; runc without one): a
+        # network namespace + CNI gives the pod its IP; Kata and runV boot a VM first.
+        handler = yield from self._sandbox_handler(ns, name, uid, node, spec)
+        if handler is None:
+            return
+        yield env.timeout(self._jitter(sandbox_seconds(handler)))
         ip = self._pod_ip(node)
 
         rt = self._pods.get(uid)
@@ -559,6 +568,8 @@ class Kubelets:
         section = "initContainerStatuses" if init else "containerStatuses"
         store = self.images.get(node)
         digest = _image_id(image, store.images[key][0]) if store is not None and key in store else ""
+        if store is not None and key in store:
+            store.last_used[key] = float(env.now)
 
         if not init:
             rt = self._pods.get(uid)
@@ -769,7 +780,7 @@ class Kubelets:
                     seconds = self._jitter(pull_seconds(got.host.rtt_s, got.host.down_bytes_per_s, missing))
                     yield env.timeout(seconds)
                     fresh = key not in store
-                    store.add(key, got.digest, got.layers)
+                    store.add(key, got.digest, got.layers, float(env.now))
             pod = self._current(ns, name, uid)
             if pod is None:
                 return False
@@ -787,6 +798,32 @@ class Kubelets:
             self.image_backoff.next(backoff_key, failed_at, env.now)
             yield env.daemon_timeout(self._resync())
 
+    def _sandbox_handler(self, ns: str, name: str, uid: str, node: str, spec: dict[str, Any]):
+        """The CRI handler for the pod's sandbox, once the node offers it; None if the pod went away.
+
+        ``kuberuntime_sandbox.go``: the handler is the RuntimeClass's ``handler``; a handler the
+        node's containerd lacks fails ``RunPodSandbox`` (``FailedCreatePodSandBox``), and the pod
+        worker retries on its resync, each time failing again, until the pod is deleted."""
+        rc_name = spec.get("runtimeClassName")
+        while True:
+            handler = "runc"
+            if rc_name:
+                rc = self.api.peek("RuntimeClass", rc_name, None)
+                handler = rc["handler"] if rc is not None else ""
+            node_obj = self.api.peek("Node", node, None)
+            status = (node_obj or {}).get("status") or {}
+            offered = {h.get("name") for h in status.get("runtimeHandlers") or []}
+            if handler and (handler in offered or (handler == "runc" and not offered)):
+                return handler
+            pod = self._current(ns, name, uid)
+            if pod is None:
+                return None
+            why = (f'no runtime for "{handler}" is configured' if handler else
+                   f'RuntimeClass "{rc_name}" not found')
+            self._event(pod, "FailedCreatePodSandBox", "Failed to create pod sandbox: rpc error: code = "
+                        f"Unknown desc = failed to get sandbox runtime: {why}", node, None, "Warning")
+            yield self.env.daemon_timeout(self._resync())
+
     def _waiting_status(self, ns: str, name: str, uid: str, container: str, init: bool, reason: str,
                         message: str) -> None:
         section = "initContainerStatuses" if init else "containerStatuses"
@@ -797,6 +834,44 @@ class Kubelets:
                     cs["state"] = {"waiting": {"reason": reason, "message": message}}
 
         self._patch_status(ns, name, uid, mutate)
+
+    def _image_gc(self):
+        """``image_gc_manager.go`` every ``ImageGCPeriod`` (5 min) on every node: above 85% of the
+        image filesystem (the node's ``ephemeral-storage``), delete unused images down to 80%
+        (:func:`labkit.node.images.images_to_free`), or say ``FreeDiskSpaceFailed``."""
+        from labkit.api.quantity import resource_amount
+
+        while True:
+            yield self.env.daemon_timeout(IMAGE_GC_PERIOD_S)
+            now = float(self.env.now)
+            used: dict[str, set[str]] = {}  # node -> the images its pods' containers use
+            for rt in self._pods.values():
+                for c in [*(rt.spec.get("initContainers") or []), *rt.spec["containers"]]:
+                    used.setdefault(rt.node, set()).add(normalized_image_name(c["image"]))
+            for node, store in list(self.images.items()):
+                node_obj = self.api.peek("Node", node, None)
+                if node_obj is None or node in self._down:
+                    continue
+                capacity = resource_amount("ephemeral-storage",
+                                           (node_obj.get("status") or {}).get("capacity", {}).get(
+                                               "ephemeral-storage", "0"))
+                if capacity <= 0:
+                    continue
+                names, to_free, freed = images_to_free(store, capacity, used.get(node, set()), now)
+                for name in names:
+                    store.remove(name)
+                if names:
+                    self._forget_images(node, set(names))
+                if to_free and freed < to_free:
+                    used = 100 - (capacity - store.used_bytes()) * 100 // capacity
+                    self.recorder.emit(node_obj, "Warning", "FreeDiskSpaceFailed",
+                                       _disk_message(used, capacity, freed), "kubelet", host=node)
+
+    def _forget_images(self, node: str, names: set[str]) -> None:
+        def mutate(n: dict[str, Any]) -> None:
+            st = n.setdefault("status", {})
+            st["images"] = [i for i in st.get("images") or [] if not set(i.get("names") or []) & names]
+        self.api.mutate("Node", node, None, mutate)
 
     def _record_image(self, node: str, key: str, size: int) -> None:
         """Add a pulled image to ``node.status.images``: the largest first, at most
@@ -881,3 +956,11 @@ def _image_id(image: str, digest: str) -> str:
         return f"{parse_reference(image).name}@{digest}"
     except ImageReferenceError:
         return digest
+
+
+def _disk_message(used_percent: int, capacity: int, freed: int) -> str:
+    """``image_gc_manager.go: freeSpace``'s FreeDiskSpaceFailed message (``formatSize``: GiB, one decimal)."""
+    return (f"Insufficient free disk space on the node's image filesystem ({used_percent}% of "
+            f"{capacity / 2**30:.1f} GiB used). Failed to free sufficient space by deleting unused images "
+            f"(freed {freed} bytes). Investigate disk usage, as it could be used by active images, logs, "
+            "volumes, or other data.")

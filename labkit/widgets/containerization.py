@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: The source article's Dockerfile (section 4): nginx with one page of its own.
-ARTICLE_DOCKERFILE = "FROM nginx:latest\nCOPY index.html /usr/share/nginx/html/index.html\n"
+ARTICLE_DOCKERFILE = "FROM nginx:latest\nCOPY index.html /usr/share/nginx/html/\n"
 ARTICLE_CONTEXT = {"index.html": "<!DOCTYPE html>\n<html><body><h1>Hello from my-nginx</h1></body></html>\n"}
 #: The lab's ACR namespace (Container Registry, Hangzhou): where chapter 01 pushes.
 ACR = "registry.cn-hangzhou.aliyuncs.com/labkit"
@@ -74,6 +74,9 @@ EDITS: dict[str, tuple[str, Any] | None] = {
     "app.py": ("app.py", APP_CONTEXT["app.py"].replace("'hello'", "'hello, ACK'")),
     "requirements.txt": ("requirements.txt", APP_CONTEXT["requirements.txt"] + "requests==2.32.3\n"),
 }
+#: Instructions that make no layer (the config, or the build's state): shown as "config".
+CONFIG_ONLY = ("CMD", "ENTRYPOINT", "EXPOSE", "LABEL", "STOPSIGNAL", "HEALTHCHECK", "VOLUME", "ENV", "USER",
+               "WORKDIR", "ARG", "SHELL", "ONBUILD", "MAINTAINER")
 #: Base images of very different sizes, for the rollout (all in ``data/images.csv``).
 IMAGES = {"alpine": "alpine:3.20", "nginx": "nginx:1.27", "python": "python:3.12"}
 
@@ -101,11 +104,14 @@ class Rebuild:
         return sum(layer.size_bytes for layer in self.after.layers if layer.digest not in old)
 
     def steps(self) -> pd.DataFrame:
-        """The second build, step by step: cached or why not, and the layer's size in kB."""
+        """The second build, step by step: cached, built (or, for a config-only instruction such as
+        ``CMD``, config), why, and the layer's size in MB."""
         df = self.after.frame()
-        df["layer_kB"] = (df["size_bytes"] / 1000).round(1)
-        df["cached"] = df["cached"].map({True: "cached", False: "built"})
-        return df[["line", "instruction", "cached", "reason", "layer_kB"]]
+        df["layer_MB"] = (df["size_bytes"] / 1e6).round(3)
+        config = df["instruction"].str.split().str[0].str.upper().isin(CONFIG_ONLY)
+        df["cached"] = df["cached"].map({True: "cached", False: "built"}).where(~config, "config")
+        df.loc[config, "reason"] = ""
+        return df[["line", "instruction", "cached", "reason", "layer_MB"]]
 
 
 @functools.lru_cache(maxsize=32)
@@ -253,7 +259,7 @@ def _steps_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th style='{cell}'>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for _, r in df.iterrows():
-        colour = "#d7f0dd" if r["cached"] == "cached" else "#fde2cf"
+        colour = {"cached": "#d7f0dd", "built": "#fde2cf"}.get(r["cached"], "#eeeeee")
         cells = "".join(f"<td style='{cell}'>{html.escape(str(v))}</td>" for v in r)
         rows.append(f"<tr style='background:{colour}'>{cells}</tr>")
     return (
@@ -282,6 +288,7 @@ def containerization_panel(
     orders = widgets.ToggleButtons(
         options=list(APP_DOCKERFILES),
         value=order if order in APP_DOCKERFILES else "dependencies first",
+        description="Dockerfile",
         style={"button_width": "auto"},
     )
     edits = widgets.ToggleButtons(
@@ -325,11 +332,14 @@ def containerization_panel(
     def on_rollout(_: Any = None) -> None:
         run = rollout(bases.value, warm_nodes.value)
         cold = run.starts[~run.starts["warm"]]["pull_s"]
+        warm = run.starts[run.starts["warm"]]["pull_s"]
+        pulls = [f"a cold node's pull took {cold.median():.1f} s"] if len(cold) else []
+        pulls += [f"a warm node's {warm.median():.2f} s"] if len(warm) else []
         roll_out.value = (
             f"<p><b>{IMAGES[bases.value]}</b> plus one page: image {run.size_bytes / 1e6:.1f} MB. One pod on "
             f"each of {run.nodes} nodes, {run.warm} of which already held the base: the last pod started "
             f"<b>{run.seconds:.1f} s</b> after the apply"
-            + (f"; a cold node's pull took {cold.median():.1f} s" if len(cold) else "")
+            + ("; " + ", ".join(pulls) if pulls else "")
             + ".</p>"
         )
 
