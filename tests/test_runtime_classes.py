@@ -23,6 +23,18 @@ def pod(name: str, runtime_class: str | None = None, cpu: str = "100m") -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
+def kata_cluster(plain_nodes: int = 0) -> labkit.Cluster:
+    """A node pool whose containerd offers ``kata-qemu`` (labelled for the RuntimeClass), the
+    RuntimeClass ``kata``, and ``plain_nodes`` runc-only nodes."""
+    c = labkit.Cluster(seed=0)
+    if plain_nodes:
+        c.add_node_pool("plain", instance_type="ecs.g7.xlarge", count=plain_nodes)
+    c.add_node_pool("kata", instance_type="ecs.g7.xlarge", count=1, runtime_handlers=["kata-qemu"],
+                    labels={"katacontainers.io/kata-runtime": "true"})
+    c.apply(KATA)
+    return c
+
+
 def sandbox_ready_after_scheduled(c: labkit.Cluster, name: str) -> float:
     """Until the first pull starts: the pod worker's sync, the status write, then RunPodSandbox."""
     ev = {e["reason"]: e for e in c.events(involved=name)}
@@ -54,16 +66,7 @@ def test_a_handler_the_node_lacks_never_gets_a_sandbox():
 
 
 def test_a_kata_pod_lands_on_the_kata_pool_and_boots_a_vm_first():
-    c = labkit.Cluster(seed=0)
-    c.add_node_pool("plain", instance_type="ecs.g7.xlarge", count=1)
-    c.add_node_pool(
-        "kata",
-        instance_type="ecs.g7.xlarge",
-        count=1,
-        runtime_handlers=["kata-qemu"],
-        labels={"katacontainers.io/kata-runtime": "true"},
-    )
-    c.apply(KATA)
+    c = kata_cluster(plain_nodes=1)
     c.apply([pod("vm", "kata"), pod("plain")])
     c.run()
     vm, plain = c.get("Pod", "vm"), c.get("Pod", "plain")
@@ -76,15 +79,7 @@ def test_a_kata_pod_lands_on_the_kata_pool_and_boots_a_vm_first():
 
 
 def test_overhead_makes_a_pod_that_fits_with_runc_not_fit_with_kata():
-    c = labkit.Cluster(seed=0)
-    c.add_node_pool(
-        "kata",
-        instance_type="ecs.g7.xlarge",
-        count=1,
-        runtime_handlers=["kata-qemu"],
-        labels={"katacontainers.io/kata-runtime": "true"},
-    )
-    c.apply(KATA)
+    c = kata_cluster()
     node = c.list("Node")[0]
     free = labkit.api.quantity.resource_amount("cpu", node["status"]["allocatable"]["cpu"])
     c.apply(pod("filler", cpu=f"{free - 300}m"))  # leaves 300m: room for 200m, not for 200m + 250m
