@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
 __all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_first_miss", "check_flapping_fix",
-           "check_hpa_proposal", "check_idle_node", "check_node_of_pod", "check_pool_prediction",
-           "check_prestop", "check_pull_policy", "check_push_target", "check_reason_count",
-           "check_rollout_peak", "check_selected_count", "check_service_selects", "check_toleration"]
+           "check_hpa_proposal", "check_idle_node", "check_node_of_pod", "check_overhead",
+           "check_pods_per_node", "check_pool_prediction", "check_prestop", "check_pull_policy",
+           "check_push_target", "check_reason_count", "check_rollout_peak", "check_runtime_choice",
+           "check_selected_count", "check_service_selects", "check_toleration"]
 
 
 class Verdict:
@@ -728,6 +729,83 @@ def check_pull_policy(answer: Any, cluster: Cluster, pod: str, namespace: str = 
                      "about what the tag is.")
     why = "its tag is latest (given or implied)" if actual == "Always" else "its tag is fixed"
     return _correct(f"{actual}: {why}, so the API server chose {actual} when the pod was created.")
+
+
+def check_pods_per_node(prediction: Any, runtime: str = "kata", cpu: str = "200m", memory: str = "256Mi"
+                        ) -> Verdict:
+    """Exercise 05 (a prediction): how many pods of ``cpu``/``memory`` fit on one ``ecs.g7.xlarge``
+    with ``runtime``, its RuntimeClass overhead counted as the scheduler counts it. Told once made."""
+    from labkit.api.quantity import resource_amount
+    from labkit.widgets.runtime_choice import RUNTIME_CLASSES, pods_per_node, runtime_cluster
+
+    if prediction is ...:
+        return _start("the scheduler adds the RuntimeClass's overhead.podFixed to every pod's requests; "
+                      "divide the node's allocatable CPU and memory by that sum (an int).")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        return _hint(f"the answer is a number of pods (an int), got {_type_name(prediction)}.")
+    fits = pods_per_node(runtime, cpu, memory)
+    node = runtime_cluster(general=0, sandboxed=1).list("Node")[0]
+    alloc_cpu = resource_amount("cpu", node["status"]["allocatable"]["cpu"])
+    rc = next((r for r in RUNTIME_CLASSES if r["metadata"]["name"] == runtime), {})
+    over = (rc.get("overhead") or {}).get("podFixed", {})
+    per = resource_amount("cpu", cpu) + resource_amount("cpu", over.get("cpu", "0"))
+    told = (f"{fits} pods: each asks for {cpu} plus {over.get('cpu', '0m')} of overhead = {per}m of CPU, and "
+            f"{alloc_cpu}m are allocatable, so {alloc_cpu} // {per} = {alloc_cpu // per} fit by CPU")
+    if prediction == fits:
+        return _correct(f"{told}. The overhead is the VM's share of the node, reserved for every pod.")
+    return _say(False, f"Not what happens: you predicted {prediction}, but {told}.")
+
+
+def check_overhead(answer: Any, cluster: Cluster, pod: str, namespace: str = "default") -> Verdict:
+    """Exercise 05: a pod's ``spec.overhead`` as the API server wrote it (read an object): the
+    RuntimeClass admission plugin copies ``overhead.podFixed`` into the pod at creation."""
+    obj = next((p for p in cluster.list("Pod", namespace=namespace) if p["metadata"]["name"] == pod), None)
+    if obj is None:
+        return _hint(f"there is no Pod {namespace}/{pod} in this cluster; apply it first.")
+    actual = obj["spec"].get("overhead")
+    if answer is ...:
+        return _start(f'read the Pod back with c.get("Pod", "{pod}") and look in its "spec" for resources '
+                      "(cpu, memory) that the manifest did not set.")
+    if not isinstance(answer, dict):
+        return _hint(f"the answer is the field's value, a dict of resources (cpu, memory), got "
+                     f"{_type_name(answer)}.")
+    if answer != actual:
+        return _hint(f"{answer!r} is not the resources the RuntimeClass added to {pod}: look in its spec "
+                     "for a field holding cpu and memory that your manifest did not set.")
+    return _correct(f"{actual}: copied from the RuntimeClass at admission; the scheduler adds it to the "
+                    "pod's requests, and the kubelet sizes the pod's cgroup with it.")
+
+
+def check_runtime_choice(answer: Any, scenario: str) -> Verdict:
+    """Exercise 05: a runtime for a scenario of the chapter, judged on the article's criteria.
+
+    ``"saas"``: a SaaS that runs its customers' code (untrusted, CPU-bound): a sandbox is needed,
+    ``kata`` or ``gvisor``. ``"batch"``: the company's own nightly batch jobs (trusted, CPU-bound,
+    as many pods per node as possible): ``runc``.
+    """
+    from labkit.widgets.runtime_choice import RUNTIMES, recommend
+
+    scenarios = {"saas": (False, "cpu", False, False, {"kata", "gvisor"}),
+                 "batch": (True, "cpu", True, False, {"runc"})}
+    if scenario not in scenarios:
+        raise ValueError(f"scenario {scenario!r}: one of {', '.join(scenarios)}")
+    trusted, kind, dense, fast, right = scenarios[scenario]
+    if answer is ...:
+        return _start("weigh the three criteria: does the code need to be kept away from the host kernel? "
+                      "What does each runtime cost this workload? Answer with a RuntimeClass name (an str).")
+    if not isinstance(answer, str) or answer.strip().lower() not in RUNTIMES:
+        return _hint(f"the answer is one of the chapter's runtimes, {', '.join(RUNTIMES)}; got {answer!r}.")
+    choice = answer.strip().lower()
+    why = recommend(trusted, kind, dense, fast).table.set_index("runtime").loc[choice, "why"]
+    if choice in right:
+        return _correct(f"{choice}: {why}.")
+    if trusted and choice != "runc":
+        cost = ("its 250m + 160Mi of overhead on every pod halves the density" if choice == "kata" else
+                "its Sentry makes CPU work about 9% slower and system calls far slower, and uses memory of "
+                "its own in every pod")
+        return _hint(f"{choice} here: the code is your own and trusted, so a sandbox protects nothing that "
+                     f"needs it, and {cost}. Which criterion did you weigh last?")
+    return _hint(f"{choice} here: {why}. Which criterion did you weigh last?")
 
 
 def check_flapping_fix(behavior: Any, max_scale_downs: int = 1) -> Verdict:

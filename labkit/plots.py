@@ -17,7 +17,7 @@ __all__ = ["node_usage", "timeline_figure", "steps_figure", "utilization_heatmap
            "PackingSample", "packing_sample", "samples_frame", "cpu_per_node_figure", "nodes_in_use_figure",
            "fragmentation_figure", "STATUS_STYLE", "load_per_pod_figure", "requests_over_time_figure",
            "autoscaling_figure", "autoscaling_changing", "autoscaling_static_key", "day_figure",
-           "cost_figure", "day_latency_figure", "rollout_figure"]
+           "cost_figure", "day_latency_figure", "rollout_figure", "runtime_start_figure"]
 
 
 
@@ -738,4 +738,35 @@ def rollout_figure(frame: pd.DataFrame, title: str = "Rollout time by image size
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize="small")
     ax.set_title(title, fontsize="medium", loc="left")
     ax.grid(axis="y", color="0.9")
+    return fig
+
+
+def runtime_start_figure(frame: pd.DataFrame, published: dict[str, tuple[float, float]] | None = None,
+                         title: str = "Pod start by runtime") -> Figure:
+    """Seconds from Scheduled to Started per pod (dots), one row per runtime, with the published
+    range of the runtime's sandbox start where there is one (a bar). ``frame``: ``runtime``,
+    ``start_s``; ``published``: runtime -> (low, high) seconds."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 2.6))
+    fig.subplots_adjust(left=0.12, right=0.72, bottom=0.2, top=0.85)
+    ax = fig.subplots()
+    names = list(dict.fromkeys(frame["runtime"]))
+    rng = np.random.default_rng(0)  # a fixed vertical jitter, so dots do not hide one another
+    for i, name in enumerate(names):
+        xs = frame.loc[frame["runtime"] == name, "start_s"].to_numpy(dtype=float)
+        ax.scatter(xs, i + rng.uniform(-0.15, 0.15, len(xs)), s=18, color=PALETTE[i % len(PALETTE)],
+                   edgecolor="black", linewidth=0.3, label=f"{name}: simulated pods", zorder=3)
+        if published and name in published:
+            lo, hi = published[name]
+            ax.plot([lo, hi], [i + 0.32, i + 0.32], color=PALETTE[i % len(PALETTE)], linewidth=4, alpha=0.5,
+                    solid_capstyle="butt", label=f"{name}: published sandbox start")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(-0.6, len(names) - 0.2)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("seconds from Scheduled to Started (image already on the node)")
+    ax.grid(axis="x", color="0.9")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize="x-small")
+    ax.set_title(title, fontsize="medium", loc="left")
     return fig

@@ -3,6 +3,8 @@ overhead the scheduler counts exactly as upstream (spec section 5)."""
 
 from __future__ import annotations
 
+import pytest
+
 import labkit
 from labkit.node.runtimes import SANDBOX_SECONDS, rows, sandbox_seconds
 
@@ -94,3 +96,36 @@ def test_overhead_makes_a_pod_that_fits_with_runc_not_fit_with_kata():
     assert not c.get("Pod", "kata-pod")["spec"].get("nodeName")
     msg = next(e["message"] for e in c.events(involved="kata-pod") if e["reason"] == "FailedScheduling")
     assert msg.startswith("0/1 nodes are available: 1 Insufficient cpu.")
+
+
+GVISOR = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "gvisor"},
+          "handler": "runsc"}
+
+
+def test_a_request_in_a_sandbox_takes_its_runtimes_published_slowdown():
+    from labkit.node.runtimes import relative, slowdown
+
+    c = labkit.Cluster(seed=0)
+    c.add_node_pool("pool", instance_type="ecs.g7.xlarge", count=1, runtime_handlers=["runsc"])
+    c.apply(GVISOR)
+    for name, rc, kind in (("plain", None, "io"), ("sandboxed-io", "gvisor", "io"),
+                           ("sandboxed-cpu", "gvisor", "cpu")):
+        p = pod(name, rc)
+        p["metadata"]["annotations"] = {"labkit.io/service-time": "constant 10ms", "labkit.io/workload": kind}
+        c.apply(p)
+    c.run()
+    mean = {s.name: s.service_time.mean_s for s in c.dataplane.sockets}
+    assert mean["plain"] == 0.01  # runc is the reference
+    assert mean["sandboxed-io"] == pytest.approx(0.01 * slowdown("runsc", "io"))
+    assert slowdown("runsc", "io") == pytest.approx(1 / relative("runsc", "io"), rel=1e-3)
+    assert slowdown("runsc", "io") > 2  # gVisor's file IO (ptrace platform): well under half of runc's
+    assert 1 < mean["sandboxed-cpu"] / 0.01 < 1.2  # CPU-bound work: nearly native
+
+
+def test_the_workload_annotation_is_checked_at_apply():
+    c = labkit.Cluster(seed=0)
+    p = pod("bad")
+    p["metadata"]["annotations"] = {"labkit.io/workload": "gpu"}
+    with pytest.raises(labkit.ManifestError) as e:
+        c.apply(p)
+    assert "labkit.io/workload" in e.value.path and "cpu, syscall, io, network" in e.value.reason

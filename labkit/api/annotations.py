@@ -7,7 +7,9 @@ passing), ``labkit.io/fail-after`` (when they start failing), ``labkit.io/sigter
 ``labkit.io/concurrency`` (how many requests one pod serves at once), ``labkit.io/cpu-per-request``
 (the CPU one request costs, in millicore-seconds: ``"15m"``) and ``labkit.io/usage-cpu`` /
 ``labkit.io/usage-memory`` (a fixed usage, overriding the derived one: ``"250m"``, ``"300Mi"``;
-see :mod:`labkit.metrics.usage`). The API server checks them
+see :mod:`labkit.metrics.usage`) and ``labkit.io/workload`` (what a request mostly spends its time
+on, ``cpu``, ``syscall``, ``io`` or ``network``: a sandboxed runtime slows each kind by its own
+published factor, :mod:`labkit.node.runtimes`). The API server checks them
 at apply time, so a badly written value is refused with its field path instead of failing later
 inside the kubelet or the traffic model.
 """
@@ -22,8 +24,8 @@ from labkit.errors import ManifestError
 
 __all__ = ["READY_AFTER", "FAIL_AFTER", "SIGTERM_EXIT_AFTER", "SERVICE_TIME", "CONCURRENCY",
            "CPU_PER_REQUEST", "USAGE_CPU", "USAGE_MEMORY", "DURATION_ANNOTATIONS", "ServiceTime",
-           "parse_duration", "parse_service_time", "parse_concurrency", "parse_cpu", "parse_memory",
-           "check_app_annotations"]
+           "WORKLOAD", "WORKLOADS", "parse_duration", "parse_service_time", "parse_concurrency", "parse_cpu",
+           "parse_memory", "check_app_annotations"]
 
 READY_AFTER = "labkit.io/ready-after"
 FAIL_AFTER = "labkit.io/fail-after"
@@ -34,6 +36,9 @@ CPU_PER_REQUEST = "labkit.io/cpu-per-request"
 USAGE_CPU = "labkit.io/usage-cpu"
 USAGE_MEMORY = "labkit.io/usage-memory"
 DURATION_ANNOTATIONS = (READY_AFTER, FAIL_AFTER, SIGTERM_EXIT_AFTER)
+WORKLOAD = "labkit.io/workload"
+#: The kinds of work a request may mostly do (``data/runtimes.csv`` has a relative figure for each).
+WORKLOADS = ("cpu", "syscall", "io", "network")
 #: What an application without the annotations does: one request at a time, 10 ms on average.
 DEFAULT_SERVICE_TIME = "exponential 10ms"
 DEFAULT_CONCURRENCY = 1
@@ -140,3 +145,6 @@ def check_app_annotations(annotations: dict[str, Any], path: str) -> None:
             parse_cpu(annotations[key], f"{path}[{key}]")
     if USAGE_MEMORY in annotations:
         parse_memory(annotations[USAGE_MEMORY], f"{path}[{USAGE_MEMORY}]")
+    if WORKLOAD in annotations and annotations[WORKLOAD] not in WORKLOADS:
+        raise ManifestError(f"{path}[{WORKLOAD}]", annotations[WORKLOAD],
+                            "Unsupported value: what a request mostly does, one of " + ", ".join(WORKLOADS))

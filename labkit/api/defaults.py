@@ -153,8 +153,10 @@ def _admit_pod(pod: dict[str, Any], lookup: Lookup) -> None:
         for key, val in (sched.get("nodeSelector") or {}).items():
             current = spec.setdefault("nodeSelector", {})
             if key in current and current[key] != val:
+                # plugin/pkg/admission/runtimeclass/admission.go: setScheduling
                 raise ManifestError(f"spec.nodeSelector.{key}", current[key],
-                                    "Forbidden: pod rejected: conflict with the RuntimeClass nodeSelector")
+                                    f"Forbidden: conflict: runtimeClass.scheduling.nodeSelector[{key}] = "
+                                    f"{val}; pod.spec.nodeSelector[{key}] = {current[key]}")
             current[key] = val
         if sched.get("tolerations"):
             spec.setdefault("tolerations", []).extend(copy.deepcopy(sched["tolerations"]))

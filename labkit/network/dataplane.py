@@ -190,11 +190,15 @@ class DataPlane:
 
     # -- written by the kubelet --------------------------------------------------------------
     def serve(self, pod: dict[str, Any], ip: str, node: str, started: float, ready_after: float,
-              fail_after: float | None, restarts: int) -> AppSocket:
-        """The pod's serving container started at ``started``: its application answers on ``ip``."""
+              fail_after: float | None, restarts: int, slowdown: float = 1.0) -> AppSocket:
+        """The pod's serving container started at ``started``: its application answers on ``ip``;
+        each request takes ``slowdown`` times its ``labkit.io/service-time`` (its runtime's cost,
+        :func:`labkit.node.runtimes.slowdown`)."""
         self.sync()
         meta = pod["metadata"]
         st, conc = app_params(pod)
+        if slowdown != 1.0:
+            st = ServiceTime(st.dist, st.mean_s * slowdown, st.sigma)
         old = self.apps.get(ip)
         if old is not None and old.exit_at == INF:
             self.exit(old, started)

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from labkit.api.annotations import WORKLOAD
 from labkit.api.store import WatchEvent, timestamp
 from labkit.images.registry import PullError, Registry
 from labkit.node.admission import Admission, Rejection
@@ -37,7 +38,7 @@ from labkit.node.prober import (
     ProbeWorker,
     probe_output,
 )
-from labkit.node.runtimes import SANDBOX_SECONDS, sandbox_seconds
+from labkit.node.runtimes import SANDBOX_SECONDS, sandbox_seconds, slowdown
 from labkit.node.status import containers_ready, pod_phase, set_condition
 from labkit.node.termination import Backoff, stop_container
 from labkit.scheduler.podinfo import PodInfo, normalized_image_name
@@ -125,6 +126,7 @@ class _Pod:
     containers: dict[str, _Container]
     pod_ip: str = ""
     deleting: bool = False
+    handler: str = "runc"  # the runtime handler its sandbox runs with
 
     @property
     def full_name(self) -> str:
@@ -498,6 +500,9 @@ class Kubelets:
         handler = yield from self._sandbox_handler(ns, name, uid, node, spec)
         if handler is None:
             return
+        rt = self._pods.get(uid)
+        if rt is not None:
+            rt.handler = handler
         yield env.timeout(self._jitter(sandbox_seconds(handler)))
         ip = self._pod_ip(node)
 
@@ -587,8 +592,9 @@ class Kubelets:
             ctr.exited = env.event()
             if self.dataplane is not None and ctr.spec is rt.spec["containers"][0] and rt.pod_ip:
                 # The first container serves the pod's traffic (labkit.network.dataplane).
+                kind = (pod["metadata"].get("annotations") or {}).get(WORKLOAD, "cpu")
                 ctr.socket = self.dataplane.serve(pod, rt.pod_ip, node, float(env.now), rt.app.ready_after,
-                                                  rt.app.fail_after, ctr.restarts)
+                                                  rt.app.fail_after, ctr.restarts, slowdown(rt.handler, kind))
             elif self.dataplane is not None:
                 # The others only have a cgroup: their resource usage (labkit.metrics.usage).
                 ctr.socket = self.dataplane.run(pod, c["name"], node, float(env.now), ctr.restarts)

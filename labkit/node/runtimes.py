@@ -6,6 +6,12 @@ for the two things the simulated kubelet needs of a runtime handler, and for the
 chapter's tables:
 
 - :func:`sandbox_seconds`: how long ``RunPodSandbox`` takes (a VM boots for Kata and runV);
+- :func:`slowdown`: how much longer a request takes in it, by what the request mostly does (the
+  pod's ``labkit.io/workload``): ``1 / relative`` for the median published ``<kind>_relative``
+  figure of the handler (runc is the reference, 1.0; a handler without a figure for that kind runs
+  at 1.0: no published slowdown, none assumed). gVisor's published figures are for its older
+  ``ptrace`` platform (the gVisor performance guide, 2019); its default platform today, ``systrap``,
+  has no published figures and is faster;
 - :func:`figures`: every row about a handler, as a DataFrame.
 
 A handler without a published sandbox start (runc, runsc) takes :data:`SANDBOX_SECONDS`, the lab's
@@ -26,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Figure", "rows", "figures", "sandbox_seconds", "SANDBOX_SECONDS", "DATA"]
+__all__ = ["Figure", "rows", "figures", "sandbox_seconds", "relative", "slowdown", "SANDBOX_SECONDS", "DATA"]
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "runtimes.csv"
 #: ``RunPodSandbox`` with runc: the pause container and the CNI plugin (illustrative).
@@ -95,3 +101,21 @@ def sandbox_seconds(handler: str) -> float:
         and f.runtime.split(" (")[0] != "Firecracker VMM"
     ]
     return round(statistics.median(values) / 1000, 4) if values else SANDBOX_SECONDS
+
+
+@functools.cache
+def relative(handler: str, kind: str) -> float | None:
+    """The median published ``<kind>_relative`` figure of ``handler`` (throughput against runc,
+    higher is faster), or None when none is published (runc itself: 1.0). gVisor's KVM rows are left
+    out: the handler's platform in this lab is the one the published guide measured, ptrace."""
+    if handler == "runc":
+        return 1.0
+    values = [f.value for f in rows() if f.handler == handler and f.metric == f"{kind}_relative"
+              and f.value is not None and "KVM" not in f.runtime]
+    return round(statistics.median(values), 4) if values else None
+
+
+def slowdown(handler: str, kind: str = "cpu") -> float:
+    """How many times longer a request that mostly does ``kind`` work takes under ``handler``."""
+    got = relative(handler, kind)
+    return round(1.0 / got, 4) if got else 1.0

@@ -153,6 +153,15 @@ NOTEBOOKS = {
         Act("button", "", "alpine"), Act("button", "", "app.py"),
         Act("slider", "nodes already holding it", "End"), Act("button", "", "nginx"),
     )),
+    # The runtime-choice panel: profile buttons alternate with the work's share (every change a fresh
+    # recommendation); then the share is dragged to 30%.
+    "notebooks/05_runtime_choice.ipynb": Drive("share of a request's time", 30, (
+        Act("button", "", "io"), Act("slider", "share of a request's time", "ArrowLeft"),
+        Act("button", "", "trusted code"), Act("button", "", "syscall"),
+        Act("slider", "share of a request's time", "ArrowLeft"), Act("button", "", "untrusted code"),
+        Act("button", "", "network"), Act("slider", "share of a request's time", "Home"),
+        Act("button", "", "cpu"), Act("button", "", "io"),  # (with cpu work the share changes nothing)
+    )),
     # The timeline stepper: step through the timeline from the keyboard, then drag to the middle.
     "notebooks/00_welcome_architecture.ipynb": Drive(
         "step", None, tuple(Act("slider", "step", "next") for _ in range(LATENCY_SAMPLES))),
