@@ -129,3 +129,21 @@ def test_the_workload_annotation_is_checked_at_apply():
     with pytest.raises(labkit.ManifestError) as e:
         c.apply(p)
     assert "labkit.io/workload" in e.value.path and "cpu, syscall, io, network" in e.value.reason
+
+
+def test_a_vm_sandbox_memory_counts_in_its_nodes_usage_not_in_the_pods():
+    c = labkit.Cluster(seed=0)
+    c.add_node_pool("kata", instance_type="ecs.g7.xlarge", count=2, runtime_handlers=["kata-qemu"],
+                    labels={"katacontainers.io/kata-runtime": "true"})
+    c.apply(KATA)
+    c.apply(pod("vm", "kata"))
+    c.run(until=c.now + 60)
+    node = c.get("Pod", "vm")["spec"]["nodeName"]
+    mem = c.metrics("Node").set_index("node")["memory_bytes"]
+    other = next(n for n in mem.index if n != node)
+    pod_mem = int(c.metrics("Pod").set_index("pod").loc["vm", "memory_bytes"])
+    assert mem[node] - mem[other] == pod_mem + 160 * 1024 * 1024  # the container, and the VM beside it
+    c.delete("Pod", "vm")
+    c.run(until=c.now + 60)
+    mem = c.metrics("Node").set_index("node")["memory_bytes"]
+    assert mem[node] == mem[other]

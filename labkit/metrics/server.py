@@ -89,6 +89,7 @@ def kubelet_resource_metrics(dp: DataPlane, node: str, t: float, node_start: flo
         dp.retired_cpu[node] = dp.retired_cpu.get(node, 0.0) + sum(cpu_seconds(s, t) for s in gone)
         mine[:] = [s for s in mine if s.exit_at > t]
     node_cpu += dp.retired_cpu.get(node, 0.0)
+    node_mem += dp.sandbox_memory(node)  # VM sandboxes (Kata): their RuntimeClass's memory overhead
     for sock in mine:
         if sock.started > t:
             continue

@@ -169,6 +169,9 @@ class DataPlane:
         self._by_uid: dict[str, list[AppSocket]] = {}  # pod uid -> its containers' cgroups
         self._by_node: dict[str, list[AppSocket]] = {}  # node -> its containers not yet read as exited
         self.retired_cpu: dict[str, float] = {}  # node -> CPU seconds of its exited containers
+        #: pod uid -> (node, bytes): what a VM sandbox (Kata) takes outside the pod's containers, as
+        #: its RuntimeClass's overhead declares; the node's memory total counts it
+        self.sandboxes: dict[str, tuple[str, int]] = {}
         self.down: set[str] = set()  # failed nodes
         self._listeners: list[Callable[[str, Any, float], None]] = []
         #: called before any change to what answers where (and before usage is read): lazy readers
@@ -250,6 +253,10 @@ class DataPlane:
         sock.exit_at = t
         sock.closed_at = min(sock.closed_at, t)
         self._tell("exit", sock, t)
+
+    def sandbox_memory(self, node: str) -> int:
+        """Bytes the node's pod sandboxes take beyond their containers."""
+        return sum(b for n, b in self.sandboxes.values() if n == node)
 
     def remove(self, ip: str, t: float) -> None:
         """The pod's sandbox is gone: nothing answers on ``ip`` any more."""

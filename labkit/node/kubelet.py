@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.api.annotations import WORKLOAD
+from labkit.api.quantity import resource_amount
 from labkit.api.store import WatchEvent, timestamp
 from labkit.images.registry import PullError, Registry
 from labkit.node.admission import Admission, Rejection
@@ -286,6 +287,8 @@ class Kubelets:
             self._used_ips.get(rt.node, set()).discard(int(rt.pod_ip.rsplit(".", 1)[1]))
         if self.dataplane is not None and rt.pod_ip:
             self.dataplane.remove(rt.pod_ip, float(self.env.now))
+        if self.dataplane is not None:
+            self.dataplane.sandboxes.pop(rt.uid, None)
 
     def _release(self, uid: str, node: str) -> None:
         self._rejected.discard(uid)
@@ -504,6 +507,10 @@ class Kubelets:
         if rt is not None:
             rt.handler = handler
         yield env.timeout(self._jitter(sandbox_seconds(handler)))
+        memory = (spec.get("overhead") or {}).get("memory")
+        if memory is not None and self.dataplane is not None and self._pods.get(uid) is not None:
+            # the VM's memory sits in the pod's cgroup beside its containers: the node's total counts it
+            self.dataplane.sandboxes[uid] = (node, resource_amount("memory", memory))
         ip = self._pod_ip(node)
 
         rt = self._pods.get(uid)
@@ -845,7 +852,6 @@ class Kubelets:
         """``image_gc_manager.go`` every ``ImageGCPeriod`` (5 min) on every node: above 85% of the
         image filesystem (the node's ``ephemeral-storage``), delete unused images down to 80%
         (:func:`labkit.node.images.images_to_free`), or say ``FreeDiskSpaceFailed``."""
-        from labkit.api.quantity import resource_amount
 
         while True:
             yield self.env.daemon_timeout(IMAGE_GC_PERIOD_S)

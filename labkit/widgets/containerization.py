@@ -16,6 +16,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from labkit.images.build import METADATA
 from labkit.widgets._panel import clamp, panel
 
 if TYPE_CHECKING:
@@ -74,9 +75,8 @@ EDITS: dict[str, tuple[str, Any] | None] = {
     "app.py": ("app.py", APP_CONTEXT["app.py"].replace("'hello'", "'hello, ACK'")),
     "requirements.txt": ("requirements.txt", APP_CONTEXT["requirements.txt"] + "requests==2.32.3\n"),
 }
-#: Instructions that make no layer (the config, or the build's state): shown as "config".
-CONFIG_ONLY = ("CMD", "ENTRYPOINT", "EXPOSE", "LABEL", "STOPSIGNAL", "HEALTHCHECK", "VOLUME", "ENV", "USER",
-               "WORKDIR", "ARG", "SHELL", "ONBUILD", "MAINTAINER")
+#: Instructions that make no layer (the image config, or the build's state): shown as "config".
+CONFIG_ONLY = (*sorted(METADATA), "ENV", "USER", "WORKDIR", "ARG", "SHELL")
 #: Base images of very different sizes, for the rollout (all in ``data/images.csv``).
 IMAGES = {"alpine": "alpine:3.20", "nginx": "nginx:1.27", "python": "python:3.12"}
 
@@ -94,8 +94,11 @@ class Rebuild:
     @property
     def missed(self) -> list[str]:
         """The layers the second build made again: its RUN, COPY and ADD steps not taken from the cache."""
-        return [s["instruction"] for s in self.after.steps
-                if not s["cached"] and s["instruction"].split(None, 1)[0].upper() in ("RUN", "COPY", "ADD")]
+        return [
+            s["instruction"]
+            for s in self.after.steps
+            if not s["cached"] and s["instruction"].split(None, 1)[0].upper() in ("RUN", "COPY", "ADD")
+        ]
 
     @property
     def rebuilt_bytes(self) -> int:
@@ -106,12 +109,7 @@ class Rebuild:
     def steps(self) -> pd.DataFrame:
         """The second build, step by step: cached, built (or, for a config-only instruction such as
         ``CMD``, config), why, and the layer's size in MB."""
-        df = self.after.frame()
-        df["layer_MB"] = (df["size_bytes"] / 1e6).round(3)
-        config = df["instruction"].str.split().str[0].str.upper().isin(CONFIG_ONLY)
-        df["cached"] = df["cached"].map({True: "cached", False: "built"}).where(~config, "config")
-        df.loc[config, "reason"] = ""
-        return df[["line", "instruction", "cached", "reason", "layer_MB"]]
+        return _own_steps(self.after)
 
 
 @functools.lru_cache(maxsize=32)
@@ -240,6 +238,16 @@ def rollout(base: str = "nginx", warm: int = 0, nodes: int = 20, seed: int = 0) 
 
 
 # -- the panel ------------------------------------------------------------------------------------------
+def _own_steps(image: Image) -> pd.DataFrame:
+    """A build of the learner's Dockerfile as the panel's table (as :meth:`Rebuild.steps`)."""
+    df = image.frame()
+    df["layer_MB"] = (df["size_bytes"] / 1e6).round(3)
+    config = df["instruction"].str.split().str[0].str.upper().isin(CONFIG_ONLY)
+    df["cached"] = df["cached"].map({True: "cached", False: "built"}).where(~config, "config")
+    df.loc[config, "reason"] = ""
+    return df[["line", "instruction", "cached", "reason", "layer_MB"]]
+
+
 def _labelled(cls: Any, label_px: int, box_px: int, **kwargs: Any) -> Any:
     import ipywidgets as widgets
 
@@ -285,6 +293,9 @@ def containerization_panel(
     """
     import ipywidgets as widgets
 
+    from labkit.errors import DockerfileError
+    from labkit.images import BuildCache, build
+
     orders = widgets.ToggleButtons(
         options=list(APP_DOCKERFILES),
         value=order if order in APP_DOCKERFILES else "dependencies first",
@@ -315,6 +326,33 @@ def containerization_panel(
         continuous_update=False,
     )
     roll_out = widgets.HTML()
+    own_text = widgets.Textarea(
+        value=APP_DOCKERFILES["dependencies first"], rows=7, layout=widgets.Layout(width="560px")
+    )
+    own_build = widgets.Button(description="build", layout=widgets.Layout(width="90px"))
+    own_out = widgets.HTML(
+        "<p>Edit the Dockerfile (reorder, add a line, break one) and press <b>build</b>: "
+        "the cache holds the panel's earlier builds.</p>"
+    )
+    own_cache = BuildCache()
+    build(APP_DOCKERFILES["dependencies first"], APP_CONTEXT, cache=own_cache, sizes=APP_SIZES)
+
+    def on_own(_: Any = None) -> None:
+        try:
+            image = build(own_text.value, APP_CONTEXT, cache=own_cache, sizes=APP_SIZES)
+        except (DockerfileError, ValueError) as e:  # a learner's Dockerfile: say why, never die
+            own_out.value = (
+                f"<p style='color:#D55E00'><b>docker build would stop:</b> {html.escape(str(e))}</p>"
+            )
+            return
+        layers = sum(1 for st in image.steps if st["digest"] and not st["cached"])
+        own_out.value = (
+            f"<p>{sum(1 for st in image.steps if st['cached'])} of {len(image.steps)} steps from "
+            f"the cache, <b>{layers}</b> layer(s) built; image {image.size_bytes / 1e6:.1f} MB.</p>"
+            + _steps_html(_own_steps(image))
+        )
+
+    own_build.on_click(on_own)
 
     def on_build(_: Any = None) -> None:
         r = rebuild(orders.value, edits.value)
@@ -355,6 +393,12 @@ def containerization_panel(
             orders,
             edits,
             build_out,
+            widgets.HTML(
+                "<b>Or write the Dockerfile yourself</b> (the same files: requirements.txt, app.py, "
+                "static/logo.png):"
+            ),
+            widgets.HBox([own_text, own_build], layout=widgets.Layout(align_items="flex-start")),
+            own_out,
             widgets.HTML("<b>Roll the image out to 20 nodes:</b>"),
             bases,
             warm_nodes,

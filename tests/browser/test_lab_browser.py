@@ -118,7 +118,8 @@ class Act:
 
     ``control`` is ``"slider"`` (``value`` is the key pressed on its handle; ``"next"`` means
     ArrowRight, or Home at the end), ``"text"`` (``value`` is typed, then Enter commits it) or
-    ``"button"`` (the toggle button whose text is ``value`` is clicked; ``label`` is not used).
+    ``"button"`` (the toggle button whose text is ``value`` is clicked; ``label`` is not used) or
+    ``"click"`` (the same for a push button).
     """
 
     control: str
@@ -150,7 +151,7 @@ NOTEBOOKS = {
         Act("button", "", "code first"), Act("slider", "nodes already holding it", "ArrowRight"),
         Act("button", "", "requirements.txt"), Act("button", "", "python"),
         Act("button", "", "dependencies first"), Act("slider", "nodes already holding it", "ArrowRight"),
-        Act("button", "", "alpine"), Act("button", "", "app.py"),
+        Act("button", "", "alpine"), Act("click", "", "build"),
         Act("slider", "nodes already holding it", "End"), Act("button", "", "nginx"),
     )),
     # The runtime-choice panel: profile buttons alternate with the work's share (every change a fresh
@@ -420,9 +421,10 @@ def _slider(panel, label: str, nth: int = 0):
 
 def _act(panel, act: Act) -> None:
     """Do one learner action (the latency clock starts at its key press)."""
-    if act.control == "button":
+    if act.control in ("button", "click"):
         exact = re.compile(f"^\\s*{re.escape(act.value)}\\s*$")
-        panel.locator(".widget-toggle-button").filter(has_text=exact).first.click()
+        kind = ".widget-toggle-button" if act.control == "button" else ".widget-button"
+        panel.locator(kind).filter(has_text=exact).first.click()
         return
     if act.control == "text":
         box = panel.locator(".widget-text").filter(
