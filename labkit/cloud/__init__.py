@@ -21,6 +21,9 @@ Node objects
 ``pool_nodes``            the Nodes of one node pool, round-robin over its zones
 ``nodepool_id``           ACK-style node pool ID derived from a pool name
 ``short_node_label``      ``general · h · 10.0.0.1``: pool, zone and IP of a node, for tables
+Sandboxed containers
+--------------------------------------------------------------------------------------------
+``sandboxed``             ACK's runV: the ``runv`` RuntimeClass and its published pod overhead
 ========================  ===============================================================
 """
 

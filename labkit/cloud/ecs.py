@@ -40,6 +40,8 @@ __all__ = [
     "Price",
     "MAX_NODES_PER_POOL_ZONE",
     "MAX_POOL_ZONES",
+    "RUNV_HANDLER",
+    "RUNV_NODE_LABEL",
     "allocatable",
     "instance_type",
     "instance_types",
@@ -131,6 +133,13 @@ class InstanceType:
     def memory_bytes(self) -> int:
         """Nominal memory in bytes (what the lab reports as ``capacity.memory``)."""
         return round(self.memory_gib * GIB)
+
+    @property
+    def bare_metal(self) -> bool:
+        """An ECS Bare Metal Instance type: its family name starts with ``ebm`` (Alibaba Cloud's
+        naming convention: ebmg, ebmc, ebmr, ebmhf, ebmgn). No hypervisor sits under it, so a pod's VM
+        uses the CPU's virtualization directly."""
+        return self.family.startswith("ebm")
 
 
 def _optional(text: str) -> str | None:
@@ -412,6 +421,12 @@ def _checked_taints(taints: Sequence[Mapping[str, Any]] | None) -> list[dict[str
 
 #: The runtime handler every ACK node has: runc through containerd.
 DEFAULT_RUNTIME_HANDLERS = ("runc",)
+#: The runtime handler of ACK's Sandboxed-Container (runV) node pools.
+RUNV_HANDLER = "runv"
+#: The label ACK puts on the nodes of a Sandboxed-Container pool; the ``runv`` RuntimeClass selects it
+#: (ACK "Comparison of Docker, containerd, and Sandboxed-Container": before Kubernetes 1.16 pods had
+#: to name it in their nodeSelector, since then the RuntimeClass carries it).
+RUNV_NODE_LABEL = ("alibabacloud.com/sandboxed-container", "Sandboxed-Container.runv")
 
 
 def node_manifest(
@@ -475,6 +490,15 @@ def node_manifest(
     zone_region = region_of(zone)
     if region is not None and region != zone_region:
         raise ManifestError("region", region, f"zone {zone} is in region {zone_region}, not {region}")
+    if RUNV_HANDLER in runtime_handlers and not it.bare_metal:
+        # ACK "Create a sandboxed container node pool", Limits: "Only ECS Bare Metal Instance types
+        # are supported" (https://www.alibabacloud.com/help/doc-detail/140541.htm).
+        raise ManifestError(
+            "instance_type",
+            it.name,
+            "ACK runs Sandboxed-Container (runv) node pools only on ECS Bare Metal Instance types "
+            "(families ebmg, ebmc, ebmr...: e.g. ecs.ebmg7.32xlarge), which need no nested virtualization",
+        )
     pods = max_pods(it, network, pods_per_node=pods_per_node)
     if network == "terway" and pods <= _TERWAY_MIN_PODS_EXCLUSIVE:
         raise ManifestError(
@@ -519,6 +543,8 @@ def node_manifest(
         "topology.kubernetes.io/region": zone_region,
         "topology.kubernetes.io/zone": zone,
     }
+    if RUNV_HANDLER in runtime_handlers:
+        kubelet_labels[RUNV_NODE_LABEL[0]] = RUNV_NODE_LABEL[1]
     spec: dict[str, Any] = {"providerID": f"{zone_region}.{_instance_id(name)}"}
     checked_taints = _checked_taints(taints)
     if checked_taints:
