@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DNSError", "DockerfileError", "ManifestError"]
+__all__ = [
+    "DNSError", "DockerfileError", "ManifestError", "RealClusterError", "KubeconfigError", "UnreachableError",
+    "TLSError", "UnauthorizedError", "ForbiddenError", "QuotaExceededError", "NotFoundError", "ConflictError",
+    "RefusedError",
+]
 
 
 class ManifestError(ValueError):
@@ -88,3 +92,77 @@ class DockerfileError(ValueError):
         self.hint = hint
         where = f"dockerfile parse error on line {line}: " if line else ""
         super().__init__(f"{where}{message}" + (f" -- {hint}" if hint else ""))
+
+
+# -- the real-cluster adapter (labkit.real) ---------------------------------------------------------
+# Defined here, not in labkit.real, so a notebook can catch them without importing the kubernetes
+# client. None of them ever carries a token, a client key or a password: messages name the server,
+# the context, the namespace and the request, nothing that authenticates.
+
+
+class RealClusterError(RuntimeError):
+    """Something a real cluster refused or could not do, in words a learner can act on.
+
+    Attributes
+    ----------
+    hint:
+        What to try next (may be empty).
+    status:
+        The HTTP status the API server answered (0 when no answer came).
+    """
+
+    def __init__(self, message: str, hint: str = "", status: int = 0) -> None:
+        self.message = message
+        self.hint = hint
+        self.status = status
+        super().__init__(message + (f" -- {hint}" if hint else ""))
+
+
+class KubeconfigError(RealClusterError):
+    """No kubeconfig, an unreadable one, or a context it does not have."""
+
+
+class UnreachableError(RealClusterError):
+    """The API server did not answer within the timeout (down, wrong address, firewall)."""
+
+
+class TLSError(RealClusterError):
+    """The TLS handshake failed: the server's certificate is not the one the kubeconfig trusts."""
+
+
+class UnauthorizedError(RealClusterError):
+    """401: the server does not accept the credentials (expired token, wrong certificate)."""
+
+
+class ForbiddenError(RealClusterError):
+    """403: authenticated, but RBAC does not allow this verb on this resource.
+
+    Attributes ``verb``, ``resource``, ``api_group`` and ``namespace`` name the missing permission
+    (empty strings where the server's message did not say).
+    """
+
+    def __init__(self, message: str, hint: str = "", status: int = 403, *, verb: str = "", resource: str = "",
+                 api_group: str = "", namespace: str = "") -> None:
+        self.verb, self.resource, self.api_group, self.namespace = verb, resource, api_group, namespace
+        super().__init__(message, hint, status)
+
+
+class QuotaExceededError(RealClusterError):
+    """403: a ResourceQuota in the namespace has no room for this object."""
+
+
+class NotFoundError(RealClusterError, KeyError):
+    """404: no such object (or no such kind on this server)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return RuntimeError.__str__(self)
+
+
+class ConflictError(RealClusterError):
+    """409: the object exists already, or another field manager owns a field this apply sets."""
+
+
+class RefusedError(RealClusterError):
+    """labkit itself refused: the request would touch something the adapter did not create (another
+    namespace, a cluster-scoped kind, an object without the ``app.kubernetes.io/managed-by=labkit``
+    label). Nothing was sent."""

@@ -23,7 +23,8 @@ from labkit.controllers.deployment import (
 if TYPE_CHECKING:
     from labkit.api.server import APIServer
 
-__all__ = ["scale", "rollout_status", "rollout_history", "rollout_undo", "rollout_restart",
+__all__ = ["scale", "rollout_status", "deployment_status", "rollout_history", "rollout_undo",
+           "rollout_restart",
            "CHANGE_CAUSE", "RESTARTED_AT"]
 
 #: ``kubectl/pkg/polymorphichelpers/history.go: ChangeCauseAnnotation``.
@@ -60,7 +61,13 @@ def rollout_status(api: APIServer, kind: str, name: str, namespace: str = "defau
     A Deployment whose Progressing condition says ``ProgressDeadlineExceeded`` gives the error
     kubectl exits with: ``deployment "web" exceeded its progress deadline``.
     """
-    d = _deployment(api, kind, name, namespace, "status viewer")
+    return deployment_status(_deployment(api, kind, name, namespace, "status viewer"))
+
+
+def deployment_status(d: dict[str, Any]) -> str:
+    """:func:`rollout_status` for a Deployment object as any API server returns it (the real-cluster
+    adapter reads it over HTTP)."""
+    name = d["metadata"]["name"]
     st = d.get("status") or {}
     if d["metadata"].get("generation", 0) > st.get("observedGeneration", 0):
         return "Waiting for deployment spec update to be observed..."
