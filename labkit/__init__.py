@@ -53,9 +53,9 @@ from labkit.errors import (
 from labkit.version import KUBERNETES_VERSION
 
 __all__ = ["Cluster", "ManifestError", "DNSError", "DockerfileError", "KUBERNETES_VERSION", "RealCluster",
-           "compare", "RealClusterError", "KubeconfigError", "UnreachableError", "TLSError", "UnauthorizedError",
-           "ForbiddenError", "QuotaExceededError", "NotFoundError", "ConflictError", "RefusedError",
-           "workloads", "hpa", "images"]
+           "compare", "RealClusterError", "KubeconfigError", "UnreachableError", "TLSError",
+           "UnauthorizedError", "ForbiddenError", "QuotaExceededError", "NotFoundError", "ConflictError",
+           "RefusedError", "workloads", "hpa", "images"]
 
 
 def __getattr__(name: str) -> Any:

@@ -30,8 +30,10 @@ DEPLOYMENT = {
     "spec": {
         "replicas": 2,
         "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}},
-                     "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+        },
     },
 }
 
@@ -99,8 +101,12 @@ def test_delete_sends_delete_options_with_the_propagation_policy(real, kube):
     real.delete("Deployment", "web", grace_period_seconds=0)
     call = kube.calls[-1]
     assert (call["method"], call["path"]) == ("DELETE", "/apis/apps/v1/namespaces/labkit-ann/deployments/web")
-    assert call["body"] == {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
-                            "gracePeriodSeconds": 0}
+    assert call["body"] == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "propagationPolicy": "Background",
+        "gracePeriodSeconds": 0,
+    }
     assert ("deployments", "labkit-ann", "web") not in kube.objects()
 
 
@@ -110,19 +116,40 @@ def test_dry_run_writes_nothing_and_says_what_would_change(real, kube):
     changed = {**POD, "metadata": {"name": "my-nginx", "labels": {"app": "my-nginx", "tier": "web"}}}
     plan = real.apply([changed, SERVICE, POD], dry_run=True)
     assert [(p["object"], p["action"]) for p in plan] == [
-        ("Pod/my-nginx", "update"), ("Service/my-nginx", "create"), ("Pod/my-nginx", "unchanged")]
+        ("Pod/my-nginx", "update"),
+        ("Service/my-nginx", "create"),
+        ("Pod/my-nginx", "unchanged"),
+    ]
     assert plan[0]["changes"] == ["metadata.labels.tier"]
     assert kube.objects() == before
     assert all("dryRun=All" in p for m, p in writes(kube)[-3:])
 
 
 def test_one_document_the_server_refuses_leaves_the_cluster_unchanged(real, kube):
-    kube.answer("PATCH", r"/services/my-nginx\?.*dryRun=All", 422, {
-        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
-        "message": 'Service "my-nginx" is invalid: spec.ports[0].port: Invalid value: 80: already used',
-        "details": {"name": "my-nginx", "kind": "Service", "causes": [
-            {"reason": "FieldValueInvalid", "message": "Invalid value: 80: already used",
-             "field": "spec.ports[0].port"}]}})
+    kube.answer(
+        "PATCH",
+        r"/services/my-nginx\?.*dryRun=All",
+        422,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "reason": "Invalid",
+            "code": 422,
+            "message": 'Service "my-nginx" is invalid: spec.ports[0].port: Invalid value: 80: already used',
+            "details": {
+                "name": "my-nginx",
+                "kind": "Service",
+                "causes": [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": "Invalid value: 80: already used",
+                        "field": "spec.ports[0].port",
+                    }
+                ],
+            },
+        },
+    )
     with pytest.raises(labkit.ManifestError) as err:
         real.apply([POD, SERVICE])
     assert err.value.path == "spec.ports[0].port" and err.value.value == 80
@@ -131,7 +158,12 @@ def test_one_document_the_server_refuses_leaves_the_cluster_unchanged(real, kube
 
 
 def test_a_locally_invalid_manifest_sends_nothing(real, kube):
-    bad = {**POD, "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": "80"}]}]}}
+    bad = {
+        **POD,
+        "spec": {
+            "containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": "80"}]}]
+        },
+    }
     with pytest.raises(labkit.ManifestError) as err:
         real.apply(bad)
     assert "containerPort" in err.value.path
@@ -142,7 +174,8 @@ def test_planned_requests_need_no_cluster_and_match_what_apply_sends(real, kube)
     plan = planned_requests([POD, SERVICE], namespace="labkit-ann")
     assert [(p["method"], p["path"]) for p in plan] == [
         ("PATCH", "/api/v1/namespaces/labkit-ann/pods/my-nginx"),
-        ("PATCH", "/api/v1/namespaces/labkit-ann/services/my-nginx")]
+        ("PATCH", "/api/v1/namespaces/labkit-ann/services/my-nginx"),
+    ]
     assert plan[0]["body"]["metadata"]["labels"][MANAGED_BY[0]] == MANAGED_BY[1]
     real.apply([POD, SERVICE])
     sent = [c["body"] for c in kube.calls if c["method"] == "PATCH" and "dryRun" not in c["path"]]
@@ -150,8 +183,12 @@ def test_planned_requests_need_no_cluster_and_match_what_apply_sends(real, kube)
 
 
 def test_scale_patches_only_the_scale_subresource(real, kube):
-    kube.answer("PATCH", r"/deployments/web/scale$", 200, {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                                                           "spec": {"replicas": 5}, "status": {"replicas": 2}})
+    kube.answer(
+        "PATCH",
+        r"/deployments/web/scale$",
+        200,
+        {"kind": "Scale", "apiVersion": "autoscaling/v1", "spec": {"replicas": 5}, "status": {"replicas": 2}},
+    )
     real.apply(DEPLOYMENT)
     out = real.scale("Deployment", "web", 5)
     assert out["spec"] == {"replicas": 5}
@@ -164,43 +201,105 @@ def test_scale_patches_only_the_scale_subresource(real, kube):
 
 def test_rollout_status_reads_the_deployment_in_kubectls_words(real, kube):
     real.apply(DEPLOYMENT)
-    kube.answer("GET", r"/deployments/web$", 200, {**DEPLOYMENT, "metadata": {"name": "web", "generation": 1},
-                                                   "status": {"observedGeneration": 1, "replicas": 2,
-                                                              "updatedReplicas": 2, "availableReplicas": 1}})
+    kube.answer(
+        "GET",
+        r"/deployments/web$",
+        200,
+        {
+            **DEPLOYMENT,
+            "metadata": {"name": "web", "generation": 1},
+            "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1},
+        },
+    )
     assert real.rollout_status("Deployment", "web") == (
-        'Waiting for deployment "web" rollout to finish: 1 of 2 updated replicas are available...')
+        'Waiting for deployment "web" rollout to finish: 1 of 2 updated replicas are available...'
+    )
 
 
 def test_events_are_sorted_and_filtered_by_the_involved_object(real, kube):
     def event(name, obj, t, reason):
-        return {"metadata": {"name": name, "namespace": "labkit-ann"}, "reason": reason, "message": reason,
-                "involvedObject": {"kind": "Pod", "name": obj}, "lastTimestamp": t}
+        return {
+            "metadata": {"name": name, "namespace": "labkit-ann"},
+            "reason": reason,
+            "message": reason,
+            "involvedObject": {"kind": "Pod", "name": obj},
+            "lastTimestamp": t,
+        }
 
-    kube.answer("GET", r"/namespaces/labkit-ann/events$", 200, {"kind": "EventList", "items": [
-        event("b", "my-nginx", "2026-12-01T00:00:05Z", "Started"),
-        event("a", "my-nginx", "2026-12-01T00:00:01Z", "Scheduled"),
-        event("c", "other", "2026-12-01T00:00:02Z", "Scheduled")]})
+    kube.answer(
+        "GET",
+        r"/namespaces/labkit-ann/events$",
+        200,
+        {
+            "kind": "EventList",
+            "items": [
+                event("b", "my-nginx", "2026-12-01T00:00:05Z", "Started"),
+                event("a", "my-nginx", "2026-12-01T00:00:01Z", "Scheduled"),
+                event("c", "other", "2026-12-01T00:00:02Z", "Scheduled"),
+            ],
+        },
+    )
     assert [e["reason"] for e in real.events(involved="my-nginx")] == ["Scheduled", "Started"]
     assert [e["metadata"]["name"] for e in real.events()] == ["a", "c", "b"]
 
 
 def test_pods_frame_has_the_simulators_columns_and_times_from_the_status(real, kube):
-    kube.answer("GET", r"/namespaces/labkit-ann/pods$", 200, {"kind": "PodList", "items": [{
-        "metadata": {"name": "my-nginx", "namespace": "labkit-ann", "creationTimestamp": "2026-12-01T00:00:00Z"},
-        "spec": {"nodeName": "kind-worker", "containers": [
-            {"name": "nginx", "image": "nginx:1.27", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
-        "status": {"phase": "Running",
-                   "conditions": [{"type": "PodScheduled", "status": "True",
-                                   "lastTransitionTime": "2026-12-01T00:00:01Z"},
-                                  {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T00:00:09Z"}],
-                   "containerStatuses": [{"name": "nginx",
-                                          "state": {"running": {"startedAt": "2026-12-01T00:00:08Z"}}}]}}]})
+    kube.answer(
+        "GET",
+        r"/namespaces/labkit-ann/pods$",
+        200,
+        {
+            "kind": "PodList",
+            "items": [
+                {
+                    "metadata": {
+                        "name": "my-nginx",
+                        "namespace": "labkit-ann",
+                        "creationTimestamp": "2026-12-01T00:00:00Z",
+                    },
+                    "spec": {
+                        "nodeName": "kind-worker",
+                        "containers": [
+                            {
+                                "name": "nginx",
+                                "image": "nginx:1.27",
+                                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                            }
+                        ],
+                    },
+                    "status": {
+                        "phase": "Running",
+                        "conditions": [
+                            {
+                                "type": "PodScheduled",
+                                "status": "True",
+                                "lastTransitionTime": "2026-12-01T00:00:01Z",
+                            },
+                            {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T00:00:09Z"},
+                        ],
+                        "containerStatuses": [
+                            {"name": "nginx", "state": {"running": {"startedAt": "2026-12-01T00:00:08Z"}}}
+                        ],
+                    },
+                }
+            ],
+        },
+    )
     df = real.pods_frame()
     assert list(df.columns) == list(labkit.Cluster(seed=0).pods_frame().columns)
     row = df.iloc[0].to_dict()
-    assert row | {} == {"name": "my-nginx", "namespace": "labkit-ann", "node": "kind-worker", "phase": "Running",
-                        "ready": True, "cpu_request_m": 100, "memory_request_bytes": 64 * 2**20,
-                        "created_s": 0.0, "scheduled_s": 1.0, "running_s": 8.0}
+    assert row == {
+        "name": "my-nginx",
+        "namespace": "labkit-ann",
+        "node": "kind-worker",
+        "phase": "Running",
+        "ready": True,
+        "cpu_request_m": 100,
+        "memory_request_bytes": 64 * 2**20,
+        "created_s": 0.0,
+        "scheduled_s": 1.0,
+        "running_s": 8.0,
+    }
 
 
 def test_wait_for_watches_until_the_pod_is_bound_and_ready(real, kube):
@@ -212,10 +311,16 @@ def test_wait_for_watches_until_the_pod_is_bound_and_ready(real, kube):
         import urllib.request
 
         url = kube.url + "/api/v1/namespaces/labkit-ann/pods/my-nginx"
-        patch = {"spec": {"nodeName": "kind-worker"},
-                 "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
-        req = urllib.request.Request(url, data=json.dumps(patch).encode(), method="PATCH",
-                                     headers={"Content-Type": "application/merge-patch+json"})
+        patch = {
+            "spec": {"nodeName": "kind-worker"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }
+        req = urllib.request.Request(
+            url,
+            data=json.dumps(patch).encode(),
+            method="PATCH",
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         urllib.request.urlopen(req, timeout=5).read()
 
     t = threading.Thread(target=kubelet)
