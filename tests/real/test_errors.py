@@ -166,7 +166,8 @@ def test_quota_exceeded_is_its_own_error(real, kube):
     ("message", "hint"),
     [
         (
-            'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .spec.replicas',
+            'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: '
+            ".spec.replicas",
             "force=True",
         ),
         ('pods "web" already exists', "get it again"),
