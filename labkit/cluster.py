@@ -200,6 +200,29 @@ class Cluster:
                 self.env.run(until=until)
         return self.now
 
+    @classmethod
+    def from_real(cls, real: Any, seed: int = 0, **options: Any) -> Cluster:
+        """A simulated twin of a real cluster, to ask "what would happen if" on a copy.
+
+        ``real`` is a :class:`labkit.RealCluster`; the twin gets its Nodes (names, labels, taints,
+        capacity, allocatable, images) and the bound, unfinished Pods of its namespace (in the twin's
+        ``default`` namespace), started and settled. Pods of namespaces the learner cannot read are
+        not copied, so the twin's nodes look emptier than the real ones. Reads only; the real
+        cluster is not changed. ``options`` go to :class:`Cluster`.
+        """
+        from labkit.real.compare import twin_manifests
+
+        docs = twin_manifests(real)
+        twin = cls(seed=seed, **options)
+        nodes = [d for d in docs if d["kind"] == "Node"]
+        pods = [d for d in docs if d["kind"] != "Node"]
+        if nodes:
+            twin.apply(nodes)
+        if pods:
+            twin.apply(pods)
+        twin.run()
+        return twin
+
     # -- kubectl apply -------------------------------------------------------------------
     def apply(self, source: Any) -> list[dict[str, Any]]:
         """Create or update objects from a path, YAML text (multi-document), a dict or a list.

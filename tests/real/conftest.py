@@ -34,6 +34,8 @@ import kmock
 import pytest
 from kmock._internal import enums
 
+from labkit.real.paths import KIND_TABLE
+
 TOKEN = "sekret-token-5f1d0c7e-DO-NOT-LEAK"
 
 
@@ -49,6 +51,9 @@ class LabEmulator(kmock.KubernetesEmulator):
             "platform": "linux/amd64",
         }
         self.rv = 0
+        for kind in KIND_TABLE.values():  # a real server lists every kind it serves, even with no objects
+            group_version = kind.api_version if "/" in kind.api_version else f"/{kind.api_version}"
+            self.resources[f"{group_version}/{kind.plural}"] = {}
         self.calls: list[dict[str, Any]] = []
         #: Scripted answers, checked first: [method, path regex, status, body, times left (None: always)].
         self.script: list[list[Any]] = []
