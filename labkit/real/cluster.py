@@ -398,6 +398,21 @@ class RealCluster:
                 gone.append(f"Namespace/{self.namespace}")
         return gone
 
+    def service_account_token(self, name: str, expiration_seconds: int = 3600) -> str:
+        """A bound token for a ServiceAccount labkit created (the TokenRequest API,
+        ``kubectl create token``). Returned, never printed or logged."""
+        k = kind_of("ServiceAccount")
+        url = path(k, self.namespace, name)
+        if not _labelled(self._send("GET", url).body):
+            raise RefusedError(f"ServiceAccount/{name} was not created by labkit: no token for it")
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"expirationSeconds": int(expiration_seconds)}}
+        answer = self._send("POST", f"{url}/token", body=body).body or {}
+        token = (answer.get("status") or {}).get("token")
+        if not token:
+            raise RealClusterError(f"POST {url}/token returned no token")
+        return token
+
     # -- kubectl scale / rollout status ------------------------------------------------------------
     def scale(self, kind: str, name: str, replicas: int, namespace: str | None = None) -> dict[str, Any]:
         """``kubectl scale``: a merge patch of the ``scale`` subresource (only ``spec.replicas``)."""

@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
 from labkit.errors import (
     ConflictError,
     ForbiddenError,
@@ -84,8 +88,6 @@ class Transport:
         read_timeout: float = 30.0,
         sleep: Any = time.sleep,
     ) -> None:
-        from kubernetes import client
-
         configuration.retries = False  # urllib3 retries nothing; reads are retried below, writes never
         self._api = client.ApiClient(configuration)
         self._api.user_agent = USER_AGENT

@@ -338,3 +338,13 @@ def test_wait_for_gives_up_at_the_timeout_without_hanging(real, kube):
     start = time.monotonic()
     assert real.wait_for("bound", timeout=1.5) is False
     assert time.monotonic() - start < 4
+
+
+def test_import_labkit_leaves_the_kubernetes_client_out_and_realcluster_brings_it():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit; before = 'kubernetes' in sys.modules; labkit.RealCluster; "
+            "print(before, 'kubernetes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["False", "True"]
