@@ -141,9 +141,6 @@ class Transport:
         read_timeout: float | None,
         document: dict[str, Any] | None,
     ) -> Response:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body is not None:
             headers["Content-Type"] = content_type
