@@ -34,7 +34,7 @@ from labkit.real.config import in_cluster as _load_in_cluster
 from labkit.real.paths import kind_of, path
 from labkit.real.transport import Response, Transport
 
-__all__ = ["RealCluster", "MANAGED_BY", "PROTECTED_NAMESPACES", "FIELD_MANAGER", "planned_requests"]
+__all__ = ["RealCluster", "MANAGED_BY", "PROTECTED_NAMESPACES", "FIELD_MANAGER", "planned_requests", "screen"]
 
 #: The label every object the adapter creates carries, and the only thing ``cleanup`` deletes.
 MANAGED_BY = ("app.kubernetes.io/managed-by", "labkit")
@@ -96,20 +96,58 @@ def _apply_request(
     }
 
 
+def screen(
+    docs: list[dict[str, Any]], namespace: str, *, allow_cluster_scoped: bool = False
+) -> list[tuple[dict[str, Any], Kind]]:
+    """Validate every document and apply the adapter's refusals, before anything is sent.
+
+    Each document passes the simulator's checks (the OpenAPI schema of its kind and, for the kinds the
+    simulator serves, the API server's validation): a bad one raises ``ManifestError``. A
+    cluster-scoped kind (unless ``allow_cluster_scoped``) or a document naming another namespace
+    raises :class:`labkit.RefusedError`. Returns ``(document, kind)`` pairs.
+    """
+    from labkit.api.kinds import KINDS
+    from labkit.manifests import check_document, check_schema
+
+    plan = []
+    for i, doc in enumerate(docs):
+        k = kind_of(doc.get("kind"))
+        if k.kind in KINDS:
+            check_document(doc)
+        else:
+            check_schema(doc)
+        name = (doc.get("metadata") or {}).get("name")
+        if not k.namespaced and not allow_cluster_scoped:
+            raise RefusedError(
+                f"{k.kind}/{name} is cluster-scoped: it would change the whole cluster, not your namespace",
+                "pass allow_cluster_scoped=True to RealCluster if you mean it",
+            )
+        ns = (doc.get("metadata") or {}).get("namespace")
+        if k.namespaced and ns and ns != namespace:
+            raise RefusedError(
+                f"document {i + 1} ({k.kind}/{name}) names namespace {ns!r}; this RealCluster "
+                f"works only in {namespace!r}",
+                "drop metadata.namespace or change it",
+            )
+        plan.append((doc, k))
+    return plan
+
+
 def planned_requests(
-    source: Any, namespace: str | None = None, *, force: bool = False
+    source: Any, namespace: str | None = None, *, force: bool = False, allow_cluster_scoped: bool = False
 ) -> list[dict[str, Any]]:
     """What :meth:`RealCluster.apply` would send for ``source``, without a cluster.
 
     Each entry is ``{"method", "path", "query", "content_type", "body"}``; the body is the manifest
-    with the namespace and the managed-by label set. Bad manifests raise ``ManifestError``.
+    with the namespace and the managed-by label set. The same checks as ``apply`` run first: a bad
+    manifest raises ``ManifestError``, a refused one :class:`labkit.RefusedError`.
     """
     from labkit.manifests import load_documents
 
     ns = namespace or default_namespace()
     return [
-        _apply_request(doc, kind_of(doc["kind"]), ns, dry_run=False, force=force)
-        for doc in load_documents(source)
+        _apply_request(doc, k, ns, dry_run=False, force=force)
+        for doc, k in screen(load_documents(source), ns, allow_cluster_scoped=allow_cluster_scoped)
     ]
 
 
@@ -245,31 +283,9 @@ class RealCluster:
         "object_after": what the server would store}``. ``force=True`` takes over fields another
         field manager owns (otherwise that is a :class:`labkit.ConflictError`).
         """
-        from labkit.api.kinds import KINDS
-        from labkit.manifests import check_document, check_schema, load_documents
+        from labkit.manifests import load_documents
 
-        docs = load_documents(source)
-        plan = []
-        for i, doc in enumerate(docs):
-            k = kind_of(doc.get("kind"))
-            if k.kind in KINDS:
-                check_document(doc)
-            else:
-                check_schema(doc)
-            if not k.namespaced and not self.allow_cluster_scoped:
-                raise RefusedError(
-                    f"{k.kind}/{(doc.get('metadata') or {}).get('name')} is cluster-scoped: it "
-                    "would change the whole cluster, not your namespace",
-                    "pass allow_cluster_scoped=True to RealCluster if you mean it",
-                )
-            ns = (doc.get("metadata") or {}).get("namespace")
-            if k.namespaced and ns and ns != self.namespace:
-                raise RefusedError(
-                    f"document {i} ({k.kind}) names namespace {ns!r}; this RealCluster works "
-                    f"only in {self.namespace!r}",
-                    "drop metadata.namespace or change it",
-                )
-            plan.append((doc, k))
+        plan = screen(load_documents(source), self.namespace, allow_cluster_scoped=self.allow_cluster_scoped)
         self._ready()
         current = []
         for doc, k in plan:
@@ -405,8 +421,11 @@ class RealCluster:
         url = path(k, self.namespace, name)
         if not _labelled(self._send("GET", url).body):
             raise RefusedError(f"ServiceAccount/{name} was not created by labkit: no token for it")
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"expirationSeconds": int(expiration_seconds)}}
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": int(expiration_seconds)},
+        }
         answer = self._send("POST", f"{url}/token", body=body).body or {}
         token = (answer.get("status") or {}).get("token")
         if not token:
