@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
-__all__ = ["Verdict", "check_deciding_plugin", "check_dns_queries", "check_first_miss", "check_flapping_fix",
-           "check_hpa_proposal", "check_idle_node", "check_node_of_pod", "check_overhead",
-           "check_pods_per_node", "check_pool_prediction", "check_prestop", "check_pull_policy",
-           "check_push_target", "check_reason_count", "check_rollout_peak", "check_runtime_choice",
+__all__ = ["Verdict", "check_apply_request", "check_deciding_plugin", "check_dns_queries",
+           "check_first_miss", "check_flapping_fix", "check_hpa_proposal", "check_idle_node",
+           "check_node_of_pod", "check_overhead", "check_pods_per_node", "check_pool_prediction",
+           "check_prestop", "check_pull_policy", "check_push_target", "check_rbac_rule",
+           "check_reason_count", "check_refused", "check_rollout_peak", "check_runtime_choice",
            "check_selected_count", "check_service_selects", "check_toleration"]
 
 
@@ -806,6 +807,105 @@ def check_runtime_choice(answer: Any, scenario: str) -> Verdict:
         return _hint(f"{choice} here: the code is your own and trusted, so a sandbox protects nothing that "
                      f"needs it, and {cost}. Which criterion did you weigh last?")
     return _hint(f"{choice} here: {why}. Which criterion did you weigh last?")
+
+
+def check_refused(prediction: Any) -> Verdict:
+    """Exercise 06 (a prediction): which of the chapter's four calls labkit refuses before sending
+    anything, as a set of letters. Told once made, from running the four calls on a practice cluster."""
+    from labkit.widgets.real_cluster import practice_cluster, refusal
+
+    calls = refused_calls()
+    if prediction is ...:
+        return _start("read each call and ask: is it in my namespace? is it a kind that belongs to the whole "
+                      "cluster? is the object mine? Answer with a set of letters, e.g. {\"a\", \"c\"}.")
+    if isinstance(prediction, str):
+        prediction = set(prediction.replace(",", " ").split())
+    if not isinstance(prediction, (set, frozenset, list, tuple)) or not all(
+            isinstance(x, str) and x.strip().lower() in calls for x in prediction):
+        return _hint(f"the answer is a set of letters among {', '.join(sorted(calls))}; got {prediction!r}.")
+    guess = {x.strip().lower() for x in prediction}
+    rc = practice_cluster()
+    outcome = {letter: refusal(lambda f=f: f(rc)) for letter, (_, f) in calls.items()}
+    refused = {letter for letter, said in outcome.items() if said.startswith("RefusedError")}
+    told = "; ".join(f"({letter}) {calls[letter][0]}: {'refused' if letter in refused else 'sent'}"
+                     for letter in sorted(calls))
+    if guess == refused:
+        return _correct(f"{told}. A refusal sends no request at all: the cluster never sees it.")
+    return _say(False, f"Not what happens: you predicted {sorted(guess)}, but {told}.")
+
+
+def refused_calls() -> dict[str, tuple[str, Any]]:
+    """The four calls of the chapter's prediction, by letter: (what it does, the call)."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+           "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}
+    return {
+        "a": ("apply a Pod to your namespace", lambda rc: rc.apply(pod)),
+        "b": ("apply a PriorityClass", lambda rc: rc.apply({"apiVersion": "scheduling.k8s.io/v1",
+                                                            "kind": "PriorityClass",
+                                                            "metadata": {"name": "urgent"}, "value": 1000})),
+        "c": ("delete the Pod coredns in kube-system",
+              lambda rc: rc.delete("Pod", "coredns", namespace="kube-system")),
+        "d": ("apply a Pod whose metadata.namespace is default",
+              lambda rc: rc.apply({**pod, "metadata": {"name": "web", "namespace": "default"}})),
+    }
+
+
+def check_rbac_rule(rule: Any, message: str) -> Verdict:
+    """Exercise 06 (read a message): the RBAC rule a ``ForbiddenError`` message asks for, as a dict
+    with ``apiGroups``, ``resources`` and ``verbs`` (lists of strings). Exactly what is missing."""
+    import re as _re
+
+    m = _re.search(r'cannot (\S+) resource "([^"]+)" in API group "([^"]*)"', message)
+    if m is None:
+        raise ValueError("message is not an API server's 403 message")
+    verb, resource, group = m.groups()
+    if rule is ...:
+        return _start("the message names a verb, a resource and an API group. Write them as a dict: "
+                      "{\"apiGroups\": [...], \"resources\": [...], \"verbs\": [...]}.")
+    if not isinstance(rule, dict):
+        return _hint(f"the answer is a dict with apiGroups, resources and verbs; got {_type_name(rule)}.")
+    missing = [k for k in ("apiGroups", "resources", "verbs") if k not in rule]
+    if missing:
+        return _hint(f"the rule needs {', '.join(missing)} too (each a list of strings).")
+    for key in ("apiGroups", "resources", "verbs"):
+        if not isinstance(rule[key], list) or not all(isinstance(x, str) for x in rule[key]):
+            return _hint(f"rule[{key!r}] is a list of strings, e.g. [\"pods\"]; got {rule[key]!r}.")
+    if "*" in rule["verbs"] or "*" in rule["resources"] or "*" in rule["apiGroups"]:
+        return _hint("a wildcard grants far more than the message asks for: least privilege names exactly "
+                     "the verb, the resource and the group.")
+    if rule["apiGroups"] != [group]:
+        core = ' (the core group is written "")' if group == "" else ""
+        return _hint(f"apiGroups: the message says which API group the resource is in{core}.")
+    if rule["resources"] != [resource]:
+        return _hint("resources: the message quotes the resource in its plural, lower-case form.")
+    if rule["verbs"] != [verb]:
+        return _hint("verbs: the word after \"cannot\" is the verb that was refused.")
+    return _correct(f"a Role with this rule lets the request through: {verb} on {resource} in group "
+                    f"\"{group}\", nothing more.")
+
+
+def check_apply_request(answer: Any, source: Any, kind: str, namespace: str) -> Verdict:
+    """Exercise 06 (read an object): the method and path ``apply`` sends for the ``kind`` in ``source``,
+    as ``(method, path)`` strings, read from the planned requests."""
+    from labkit.real import planned_requests
+
+    plan = [r for r in planned_requests(source, namespace) if f"/{kind.lower()}s/" in r["path"]]
+    method, path = plan[0]["method"], plan[0]["path"]
+    if answer is ...:
+        return _start("look at the planned requests above: each row has a method and a path. Answer with a "
+                      "tuple of two strings, (method, path).")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(isinstance(x, str)
+                                                                           for x in answer):
+        return _hint(f"the answer is two strings, (method, path); got {answer!r}.")
+    got_method, got_path = answer[0].strip().upper(), answer[1].strip()
+    if got_method != method:
+        return _hint(f"{answer[0]!r} is not the method: server-side apply updates-or-creates in one request; "
+                     "which HTTP method sends a patch?")
+    if got_path.split("?")[0] != path:
+        return _hint("the path names the API group and version, the namespace, the plural kind and the name, "
+                     "in that order; compare yours with the table.")
+    return _correct(f"{method} {path}: server-side apply patches the object by its name, and the API server "
+                    "creates it when it does not exist yet.")
 
 
 def check_flapping_fix(behavior: Any, max_scale_downs: int = 1) -> Verdict:

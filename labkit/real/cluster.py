@@ -133,8 +133,23 @@ def screen(
     return plan
 
 
+def check_namespace(namespace: str, *, allow_unmanaged_namespace: bool = False) -> None:
+    """Refuse the cluster's own namespaces (:data:`PROTECTED_NAMESPACES`) unless explicitly allowed."""
+    if namespace in PROTECTED_NAMESPACES and not allow_unmanaged_namespace:
+        raise RefusedError(
+            f"namespace {namespace!r} belongs to the cluster, not to labkit",
+            "use your own namespace (the default labkit-<user>), or pass "
+            "allow_unmanaged_namespace=True if you really mean it",
+        )
+
+
 def planned_requests(
-    source: Any, namespace: str | None = None, *, force: bool = False, allow_cluster_scoped: bool = False
+    source: Any,
+    namespace: str | None = None,
+    *,
+    force: bool = False,
+    allow_cluster_scoped: bool = False,
+    allow_unmanaged_namespace: bool = False,
 ) -> list[dict[str, Any]]:
     """What :meth:`RealCluster.apply` would send for ``source``, without a cluster.
 
@@ -145,6 +160,7 @@ def planned_requests(
     from labkit.manifests import load_documents
 
     ns = namespace or default_namespace()
+    check_namespace(ns, allow_unmanaged_namespace=allow_unmanaged_namespace)
     return [
         _apply_request(doc, k, ns, dry_run=False, force=force)
         for doc, k in screen(load_documents(source), ns, allow_cluster_scoped=allow_cluster_scoped)
@@ -242,13 +258,7 @@ class RealCluster:
         """Check (once) that the namespace is one the adapter may use, creating it when missing."""
         ns_kind = kind_of("Namespace")
         url = path(ns_kind, None, self.namespace)
-        protected = self.namespace in PROTECTED_NAMESPACES
-        if protected and not self.allow_unmanaged_namespace:
-            raise RefusedError(
-                f"namespace {self.namespace!r} belongs to the cluster, not to labkit",
-                "use your own namespace (the default labkit-<user>), or pass "
-                "allow_unmanaged_namespace=True if you really mean it",
-            )
+        check_namespace(self.namespace, allow_unmanaged_namespace=self.allow_unmanaged_namespace)
         try:
             ns = self._send("GET", url).body
         except NotFoundError:
