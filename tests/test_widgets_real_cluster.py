@@ -69,8 +69,7 @@ def test_the_replicas_slider_rewrites_the_manifest_and_both_answers_follow():
     box = panel()
     slider = next(w for w in box.children[2].children if getattr(w, "description", "") == "replicas")
     text = box.children[1]
-    plan_out = box.children[3].children[0].children[1]
-    sim_out = box.children[3].children[1].children[1]
+    plan_out, sim_out = box.children[4], box.children[6]
     before = sim_out.value
     slider.value = 8
     assert "replicas: 8" in text.value and sim_out.value != before

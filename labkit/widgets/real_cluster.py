@@ -132,7 +132,7 @@ def refusal(call: Any) -> str:
     try:
         call()
     except (RealClusterError, ManifestError) as e:
-        return f"{type(e).__name__}: {getattr(e, 'message', str(e))}"
+        return f"{type(e).__name__}: {e}"
     return "sent"
 
 
@@ -200,7 +200,8 @@ def planner_view(text: str, namespace: str, replicas: int | None = None) -> tupl
     if replicas is not None:
         text = _REPLICAS.sub(lambda m: f"{m.group(1)}{int(replicas)}", text, count=1)
     try:
-        plan = requests_table(text, namespace or CHAPTER_NAMESPACE).to_html(index=False)
+        table = requests_table(text, namespace or CHAPTER_NAMESPACE)
+        plan = table.drop(columns=["content type"]).to_html(index=False)  # always apply-patch+yaml
     except (ManifestError, RealClusterError) as e:
         return (f"<p><b>{type(e).__name__}</b>: {html.escape(str(e))}</p><p>Nothing would be sent.</p>", "")
     except Exception as e:  # a widget never dies on odd input
@@ -219,7 +220,7 @@ def panel(namespace: str = CHAPTER_NAMESPACE):
 
     from labkit.widgets._panel import panel as outer
 
-    text = w.Textarea(value=PLANNER_MANIFEST, layout=w.Layout(width="100%", height="240px"))
+    text = w.Textarea(value=PLANNER_MANIFEST, layout=w.Layout(width="90%", height="240px"))
     ns = w.Text(
         value=namespace, description="namespace", continuous_update=False, layout=w.Layout(width="320px")
     )
@@ -249,15 +250,10 @@ def panel(namespace: str = CHAPTER_NAMESPACE):
             w.HTML("<b>Manifest</b>: edit it and press <i>plan</i>, or slide its replicas"),
             text,
             w.HBox([replicas, ns, button]),
-            w.HBox(
-                [
-                    w.VBox([w.HTML("<b>What apply would send</b>"), plan_out]),
-                    w.VBox(
-                        [w.HTML("<b>The simulator's answer</b>"), sim_out],
-                        layout=w.Layout(margin="0 0 0 24px"),
-                    ),
-                ]
-            ),
+            w.HTML("<b>What apply would send</b>"),
+            plan_out,
+            w.HTML("<b>The simulator's answer</b>: pods per node after 60 s"),
+            sim_out,
         ],
         name="apply planner",
         css_class="labkit-apply-planner",

@@ -163,6 +163,15 @@ NOTEBOOKS = {
         Act("button", "", "network"), Act("slider", "share of a request's time", "Home"),
         Act("button", "", "cpu"), Act("button", "", "io"),  # (with cpu work the share changes nothing)
     )),
+    # The apply planner: the replicas slider (a fresh plan and simulated placement per count)
+    # alternates with namespaces (a protected one is refused); then the replicas are dragged to 8.
+    "notebooks/06_real_cluster.ipynb": Drive("replicas", 8, (
+        Act("slider", "replicas", "ArrowRight"), Act("text", "namespace", "default"),
+        Act("text", "namespace", "labkit-ch06"), Act("slider", "replicas", "ArrowRight"),
+        Act("slider", "replicas", "ArrowRight"), Act("text", "namespace", "team-a"),
+        Act("slider", "replicas", "ArrowLeft"), Act("text", "namespace", "labkit-ch06"),
+        Act("slider", "replicas", "ArrowLeft"), Act("slider", "replicas", "ArrowLeft"),
+    )),
     # The timeline stepper: step through the timeline from the keyboard, then drag to the middle.
     "notebooks/00_welcome_architecture.ipynb": Drive(
         "step", None, tuple(Act("slider", "step", "next") for _ in range(LATENCY_SAMPLES))),
