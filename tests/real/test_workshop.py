@@ -122,3 +122,13 @@ def test_delete_removes_only_what_the_kit_made(kube, kubeconfig, tmp_path, capsy
 def test_a_bad_student_count_is_an_error_not_a_traceback(capsys):
     assert main(["workshop", "--students", "0"]) == 2
     assert "between 1 and 500 students" in capsys.readouterr().err
+
+
+def test_apply_again_keeps_the_objects_and_writes_fresh_kubeconfigs(kube, kubeconfig, tmp_path):
+    kube.answer("POST", r"/serviceaccounts/student/token$", 201, {"status": {"token": STUDENT_TOKEN}})
+    args = ["workshop", "--students", "1", "--kubeconfig", str(kubeconfig), "--apply", "--out", str(tmp_path)]
+    assert main(args) == 0
+    first = kube.objects()
+    assert main(args) == 0
+    assert set(kube.objects()) == set(first)
+    assert len([c for c in kube.calls if c["path"].endswith("/token")]) == 2
