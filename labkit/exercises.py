@@ -818,11 +818,12 @@ def check_refused(prediction: Any) -> Verdict:
     if prediction is ...:
         return _start("read each call and ask: is it in my namespace? is it a kind that belongs to the whole "
                       "cluster? is the object mine? Answer with a set of letters, e.g. {\"a\", \"c\"}.")
+    given = prediction
     if isinstance(prediction, str):
         prediction = set(prediction.replace(",", " ").split())
     if not isinstance(prediction, (set, frozenset, list, tuple)) or not all(
             isinstance(x, str) and x.strip().lower() in calls for x in prediction):
-        return _hint(f"the answer is a set of letters among {', '.join(sorted(calls))}; got {prediction!r}.")
+        return _hint(f"the answer is a set of letters among {', '.join(sorted(calls))}; got {given!r}.")
     guess = {x.strip().lower() for x in prediction}
     rc = practice_cluster()
     outcome = {letter: refusal(lambda f=f: f(rc)) for letter, (_, f) in calls.items()}
@@ -867,9 +868,14 @@ def check_rbac_rule(rule: Any, message: str) -> Verdict:
     missing = [k for k in ("apiGroups", "resources", "verbs") if k not in rule]
     if missing:
         return _hint(f"the rule needs {', '.join(missing)} too (each a list of strings).")
+    extra = sorted(set(rule) - {"apiGroups", "resources", "verbs"})
+    if extra:
+        return _hint(f"a rule that lets this request through has exactly apiGroups, resources and verbs; "
+                     f"{', '.join(map(repr, extra))} would narrow it or does not belong in a rule.")
+    examples = {"apiGroups": '["batch"]', "resources": '["jobs"]', "verbs": '["list"]'}
     for key in ("apiGroups", "resources", "verbs"):
         if not isinstance(rule[key], list) or not all(isinstance(x, str) for x in rule[key]):
-            return _hint(f"rule[{key!r}] is a list of strings, e.g. [\"pods\"]; got {rule[key]!r}.")
+            return _hint(f"rule[{key!r}] is a list of strings, e.g. {examples[key]}; got {rule[key]!r}.")
     if "*" in rule["verbs"] or "*" in rule["resources"] or "*" in rule["apiGroups"]:
         return _hint("a wildcard grants far more than the message asks for: least privilege names exactly "
                      "the verb, the resource and the group.")
@@ -899,8 +905,8 @@ def check_apply_request(answer: Any, source: Any, kind: str, namespace: str) -> 
         return _hint(f"the answer is two strings, (method, path); got {answer!r}.")
     got_method, got_path = answer[0].strip().upper(), answer[1].strip()
     if got_method != method:
-        return _hint(f"{answer[0]!r} is not the method: server-side apply updates-or-creates in one request; "
-                     "which HTTP method sends a patch?")
+        return _hint(f"{answer[0]!r} is not the method: server-side apply updates or creates an object in a "
+                     "single request; read the method in the Service's row of the table.")
     if got_path.split("?")[0] != path:
         return _hint("the path names the API group and version, the namespace, the plural kind and the name, "
                      "in that order; compare yours with the table.")

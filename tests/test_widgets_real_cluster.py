@@ -48,7 +48,7 @@ def test_the_error_guide_names_every_error_the_adapter_raises():
 
 def test_the_simulated_placement_counts_pods_per_node():
     df = simulated_placement(PLANNER_MANIFEST.replace("replicas: 3", "replicas: 10"))
-    assert df["pods running"].sum() == 10 and df.iloc[-1]["node"] == "(not scheduled)"
+    assert df["pods"].sum() == 10 and df.iloc[-1]["node"] == "(not scheduled: Pending)"
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,14 @@ def test_the_replicas_slider_rewrites_the_manifest_and_both_answers_follow():
         and "/apis/apps/v1/namespaces/labkit-ch06/deployments/my-nginx" in plan_out.value
     )
     assert repr(box) == "Interactive panel (apply planner): run this cell to display it."
+
+
+def test_the_slider_stops_placing_at_15_replicas_and_typed_replicas_win_over_it():
+    df = simulated_placement(PLANNER_MANIFEST.replace("replicas: 3", "replicas: 15"))
+    assert list(df["pods"]) == [7, 7, 1]  # 3920m allocatable per node holds 7 pods of 500m
+    box = panel()
+    slider = next(w for w in box.children[2].children if getattr(w, "description", "") == "replicas")
+    button = next(w for w in box.children[2].children if getattr(w, "description", "") == "plan")
+    box.children[1].value = box.children[1].value.replace("replicas: 3", "replicas: 5")
+    button.click()
+    assert slider.value == 5 and "replicas: 5" in box.children[1].value

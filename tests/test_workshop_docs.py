@@ -44,7 +44,8 @@ def test_every_workshop_flag_the_guide_names_exists():
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         main(["workshop", "--help"])
     flags = set(re.findall(r"--[a-z-]+", out.getvalue()))
-    named = set(re.findall(r"`[^`]*?(--[a-z][a-z-]*)", GUIDE)) | set(re.findall(r"\(`(--[a-z][a-z-]*)`\)", GUIDE))
+    flag = r"--[a-z][a-z-]*"
+    named = set(re.findall(rf"`[^`]*?({flag})", GUIDE)) | set(re.findall(rf"\(`({flag})`\)", GUIDE))
     assert named and named <= flags | {
         "--namespace",
         "--create-namespace",

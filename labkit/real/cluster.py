@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from labkit.api.kinds import Kind
-from labkit.errors import ManifestError, NotFoundError, RealClusterError, RefusedError
+from labkit.errors import ForbiddenError, ManifestError, NotFoundError, RealClusterError, RefusedError
 from labkit.real.config import Connection, default_namespace
 from labkit.real.config import from_kubeconfig as _load_kubeconfig
 from labkit.real.config import in_cluster as _load_in_cluster
@@ -110,19 +110,15 @@ def screen(
     from labkit.manifests import check_document, check_schema
 
     plan = []
-    for i, doc in enumerate(docs):
+    for i, doc in enumerate(docs):  # the refusals first: a refused document is never even validated
         k = kind_of(doc.get("kind"))
-        if k.kind in KINDS:
-            check_document(doc)
-        else:
-            check_schema(doc)
-        name = (doc.get("metadata") or {}).get("name")
+        name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         if not k.namespaced and not allow_cluster_scoped:
             raise RefusedError(
                 f"{k.kind}/{name} is cluster-scoped: it would change the whole cluster, not your namespace",
                 "pass allow_cluster_scoped=True to RealCluster if you mean it",
             )
-        ns = (doc.get("metadata") or {}).get("namespace")
+        ns = (doc.get("metadata") or {}).get("namespace") if name is not None else None
         if k.namespaced and ns and ns != namespace:
             raise RefusedError(
                 f"document {i + 1} ({k.kind}/{name}) names namespace {ns!r}; this RealCluster "
@@ -130,11 +126,26 @@ def screen(
                 "drop metadata.namespace or change it",
             )
         plan.append((doc, k))
+    for doc, k in plan:
+        if k.kind in KINDS:
+            check_document(doc)
+        else:
+            check_schema(doc)
     return plan
 
 
 def check_namespace(namespace: str, *, allow_unmanaged_namespace: bool = False) -> None:
-    """Refuse the cluster's own namespaces (:data:`PROTECTED_NAMESPACES`) unless explicitly allowed."""
+    """Refuse the cluster's own namespaces (:data:`PROTECTED_NAMESPACES`) unless explicitly allowed;
+    a name that cannot be a namespace is a ``ManifestError``."""
+    import re
+
+    if not isinstance(namespace, str) or not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
+        raise ManifestError(
+            "metadata.namespace",
+            namespace,
+            "Invalid value: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+            "'-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')",
+        )
     if namespace in PROTECTED_NAMESPACES and not allow_unmanaged_namespace:
         raise RefusedError(
             f"namespace {namespace!r} belongs to the cluster, not to labkit",
@@ -208,7 +219,7 @@ class RealCluster:
     ) -> None:
         self.server = connection.server
         self.context = connection.context
-        self.namespace = namespace or default_namespace()
+        self.namespace = namespace or connection.namespace or default_namespace()
         self.allow_unmanaged_namespace = allow_unmanaged_namespace
         self.allow_cluster_scoped = allow_cluster_scoped
         self._http = Transport(
@@ -216,6 +227,8 @@ class RealCluster:
         )
         self._sleep = sleep
         self._namespace_checked = False
+        #: True once this object created its namespace (``cleanup(delete_namespace=True)`` is then safe).
+        self.created_namespace = False
 
     @classmethod
     def from_kubeconfig(
@@ -240,7 +253,9 @@ class RealCluster:
     def _send(self, method: str, url: str, **kw: Any) -> Response:
         return self._http.request(method, url, **kw)
 
-    def _kind_ns(self, kind: str, namespace: str | None) -> tuple[Kind, str]:
+    def _kind_ns(self, kind: str, namespace: str | None, *, write: bool = False) -> tuple[Kind, str]:
+        """The kind and namespace of a call, refused before sending when outside the rules: another
+        namespace, or (for a write) a cluster-scoped kind without ``allow_cluster_scoped``."""
         k = kind_of(kind)
         ns = namespace or self.namespace
         if k.namespaced and ns != self.namespace:
@@ -248,26 +263,36 @@ class RealCluster:
                 f"{k.kind} in namespace {ns!r}: this RealCluster works only in {self.namespace!r}",
                 "make another RealCluster for that namespace",
             )
+        if write and not k.namespaced and not self.allow_cluster_scoped:
+            raise RefusedError(
+                f"{k.kind} is cluster-scoped: changing it would change the whole cluster, not your namespace",
+                "pass allow_cluster_scoped=True to RealCluster if you mean it",
+            )
         return k, ns
 
     def version(self) -> str:
         """The server's ``gitVersion`` (``GET /version``), e.g. ``v1.36.2``."""
         return (self._send("GET", "/version").body or {}).get("gitVersion", "")
 
-    def ensure_namespace(self) -> dict[str, Any]:
-        """Check (once) that the namespace is one the adapter may use, creating it when missing."""
+    def ensure_namespace(self, *, dry_run: bool = False) -> dict[str, Any] | None:
+        """Check (once) that the namespace is one the adapter may use, creating it when missing
+        (``created_namespace`` then says so). With ``dry_run`` a missing namespace is not created and
+        None is returned."""
         ns_kind = kind_of("Namespace")
         url = path(ns_kind, None, self.namespace)
         check_namespace(self.namespace, allow_unmanaged_namespace=self.allow_unmanaged_namespace)
         try:
             ns = self._send("GET", url).body
         except NotFoundError:
+            if dry_run:
+                return None
             body = {
                 "apiVersion": "v1",
                 "kind": "Namespace",
                 "metadata": {"name": self.namespace, "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
             }
             ns = self._send("POST", path(ns_kind), body=body, document=body).body
+            self.created_namespace = True
         else:
             if not _labelled(ns) and not self.allow_unmanaged_namespace:
                 raise RefusedError(
@@ -296,12 +321,16 @@ class RealCluster:
         from labkit.manifests import load_documents
 
         plan = screen(load_documents(source), self.namespace, allow_cluster_scoped=self.allow_cluster_scoped)
-        self._ready()
+        namespace_exists = self._namespace_checked or self.ensure_namespace(dry_run=dry_run) is not None
         current = []
         for doc, k in plan:
             name = doc["metadata"].get("name") if doc.get("metadata") else None
             try:
-                existing = self._send("GET", path(k, self.namespace, name)).body if name else None
+                existing = (
+                    self._send("GET", path(k, self.namespace, name)).body
+                    if name and (namespace_exists or not k.namespaced)
+                    else None
+                )
             except NotFoundError:
                 existing = None
             if existing is not None and not _labelled(existing):
@@ -309,6 +338,19 @@ class RealCluster:
                     f"{k.kind}/{name} exists and labkit did not create it", "apply under another name"
                 )
             current.append(existing)
+        if dry_run and not namespace_exists:
+            # The server cannot dry-run objects in a namespace that does not exist yet: say so.
+            return [
+                {
+                    "object": f"{k.kind}/{doc['metadata']['name']}",
+                    "action": "create",
+                    "changes": [],
+                    "object_after": None,
+                    "note": f"namespace {self.namespace!r} does not exist yet (apply creates it): "
+                    "not checked by the server",
+                }
+                for doc, k in plan
+            ]
         trial = [
             self._send(**self._request(doc, k, dry_run=True, force=force), document=doc).body
             for doc, k in plan
@@ -380,7 +422,7 @@ class RealCluster:
         grace_period_seconds: int | None = None,
     ) -> dict[str, Any]:
         """``kubectl delete`` of an object labkit created (others are refused, nothing is sent)."""
-        k, ns = self._kind_ns(kind, namespace)
+        k, ns = self._kind_ns(kind, namespace, write=True)
         url = path(k, ns, name)
         obj = self._send("GET", url).body
         if not _labelled(obj):
@@ -401,7 +443,7 @@ class RealCluster:
         for kind in CLEANUP_KINDS:
             try:
                 objs = self.list(kind, label_selector=selector)
-            except NotFoundError:  # a kind this server does not serve
+            except (NotFoundError, ForbiddenError):  # a kind this server does not serve, or RBAC hides
                 continue
             for obj in objs:
                 if not _labelled(obj):
@@ -451,7 +493,7 @@ class RealCluster:
                 replicas,
                 "The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0",
             )
-        k, ns = self._kind_ns(kind, namespace)
+        k, ns = self._kind_ns(kind, namespace, write=True)
         if not _labelled(self._send("GET", path(k, ns, name)).body):
             raise RefusedError(f"{k.kind}/{name} was not created by labkit: not scaling it")
         return self._send(

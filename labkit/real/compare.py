@@ -118,14 +118,35 @@ def twin_manifests(real: Any) -> list[dict[str, Any]]:
 def detect(
     path: str | None = None, context: str | None = None, namespace: str | None = None, timeout: float = 3.0
 ) -> tuple[Any, str]:
-    """``(RealCluster, "v1.36.2 at https://...")`` when a kubeconfig is found and its server answers
-    ``/version`` within ``timeout`` seconds; ``(None, reason)`` otherwise. Never raises."""
+    """``(RealCluster, "v1.36.2 at https://..., context ..., namespace ...")`` when a kubeconfig is
+    given and its server answers ``/version`` within ``timeout`` seconds; ``(None, reason)``
+    otherwise. Never raises.
+
+    A cluster is used only when asked for: ``path`` defaults to ``$LABKIT_KUBECONFIG`` (not to
+    ~/.kube/config, whose current context may be a production cluster), ``context`` to
+    ``$LABKIT_CONTEXT`` and ``namespace`` to ``$LABKIT_NAMESPACE`` (else the context's namespace,
+    else ``labkit-<user>``). The probe uses the short timeout; the cluster returned has the
+    adapter's usual ones.
+    """
+    import os
+
     from labkit.real.cluster import RealCluster
 
+    path = path or os.environ.get("LABKIT_KUBECONFIG")
+    if not path:
+        return None, "LABKIT_KUBECONFIG is not set"
+    context = context or os.environ.get("LABKIT_CONTEXT") or None
+    namespace = namespace or os.environ.get("LABKIT_NAMESPACE") or None
     try:
-        real = RealCluster.from_kubeconfig(
+        probe = RealCluster.from_kubeconfig(
             path, context, namespace, connect_timeout=timeout, read_timeout=timeout
         )
-        return real, f"{real.version() or 'a Kubernetes API server'} at {real.server}"
+        version = probe.version()
+        probe.close()
+        real = RealCluster.from_kubeconfig(path, context, namespace)
     except RealClusterError as e:
         return None, e.message
+    return real, (
+        f"{version or 'a Kubernetes API server'} at {real.server}, context {real.context!r}, "
+        f"namespace {real.namespace!r}"
+    )

@@ -32,6 +32,8 @@ class Connection:
     server: str
     context: str
     configuration: Any = field(repr=False)
+    #: The namespace the kubeconfig's context names (None when it names none).
+    namespace: str | None = None
 
 
 def kubeconfig_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -77,7 +79,9 @@ def from_kubeconfig(path: str | os.PathLike[str] | None = None, context: str | N
             f"context {chosen!r} of {file} cannot be used ({_plain(e)})", _SETUP_HINT
         ) from None
     cfg.debug = False  # the client's debug log would print request headers, the token among them
-    return Connection(server=cfg.host, context=chosen, configuration=cfg)
+    entry = next((c for c in contexts or [] if c.get("name") == chosen), {})
+    namespace = (entry.get("context") or {}).get("namespace") or None
+    return Connection(server=cfg.host, context=chosen, configuration=cfg, namespace=namespace)
 
 
 def in_cluster() -> Connection:

@@ -228,6 +228,19 @@ def status_error(status: int, body: Any, where: str, document: dict[str, Any] | 
             "(`kubectl describe resourcequota`)",
             status,
         )
+    if status == 403 and "being terminated" in message:
+        return ForbiddenError(
+            f"{where}: {message} (403 Forbidden)",
+            "the namespace is still being deleted: wait until it is gone (a minute or so), then apply again",
+            status,
+        )
+    if status == 403 and "service account" in message.lower() and "not found" in message:
+        return ForbiddenError(
+            f"{where}: {message} (403 Forbidden)",
+            "the namespace was created a moment ago and its default ServiceAccount is not "
+            "there yet: retry in a few seconds",
+            status,
+        )
     if status == 403:
         m = _FORBIDDEN.search(message)
         if m:
@@ -243,7 +256,11 @@ def status_error(status: int, body: Any, where: str, document: dict[str, Any] | 
                 api_group=group,
                 namespace=ns,
             )
-        return ForbiddenError(f"{where}: {message} (403 Forbidden)", "", status)
+        return ForbiddenError(
+            f"{where}: {message} (403 Forbidden)",
+            "an admission check refused the request: the message says which",
+            status,
+        )
     if status == 404:
         return NotFoundError(f"{where}: {message} (404 Not Found)", "", status)
     if status == 409:

@@ -15,8 +15,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHAPTER_NAMESPACE", "MY_NGINX", "PLANNER_MANIFEST", "ERROR_GUIDE", "practice_cluster",
-           "requests_table", "refusal", "simulated_placement", "planner_view", "panel"]
+__all__ = [
+    "CHAPTER_NAMESPACE",
+    "MY_NGINX",
+    "PLANNER_MANIFEST",
+    "ERROR_GUIDE",
+    "practice_cluster",
+    "requests_table",
+    "refusal",
+    "simulated_placement",
+    "planner_view",
+    "panel",
+]
 
 #: The namespace the chapter uses (fixed, so its outputs are the same on every machine).
 CHAPTER_NAMESPACE = "labkit-ch06"
@@ -60,7 +70,11 @@ ERROR_GUIDE = [
     ("UnreachableError", "no answer within the timeout", "is the cluster up? is the server address right?"),
     ("TLSError", "the server's certificate is not the trusted one", "a fresh kubeconfig (its CA data)"),
     ("UnauthorizedError", "401: credentials expired or revoked", "a fresh kubeconfig or token"),
-    ("ForbiddenError", "403: RBAC lacks a verb on a resource", "ask for the Role the hint spells out"),
+    (
+        "ForbiddenError",
+        "403: RBAC lacks a verb, or an admission check refused",
+        "read the hint: a Role rule, or wait",
+    ),
     ("QuotaExceededError", "403: the namespace's ResourceQuota is full", "delete something, or ask for more"),
     ("NotFoundError", "404: no such object (a KeyError too)", "check the name and the namespace"),
     (
@@ -177,16 +191,11 @@ def simulated_placement(source: Any, seed: int = 0):
     sim.run(until=60)
     pods = sim.pods_frame()
     rows = [
-        {
-            "node": n["metadata"]["name"],
-            "pods running": int(
-                ((pods["node"] == n["metadata"]["name"]) & (pods["phase"] == "Running")).sum()
-            ),
-        }
+        {"node": n["metadata"]["name"], "pods": int((pods["node"] == n["metadata"]["name"]).sum())}
         for n in sim.list("Node")
     ]
-    rows.append({"node": "(not scheduled)", "pods running": int(pods["node"].isna().sum())})
-    return pd.DataFrame(rows, columns=["node", "pods running"])
+    rows.append({"node": "(not scheduled: Pending)", "pods": int(pods["node"].isna().sum())})
+    return pd.DataFrame(rows, columns=["node", "pods"])
 
 
 def planner_view(text: str, namespace: str, replicas: int | None = None) -> tuple[str, str]:
@@ -227,7 +236,7 @@ def panel(namespace: str = CHAPTER_NAMESPACE):
     replicas = w.IntSlider(
         value=3,
         min=0,
-        max=10,
+        max=20,
         description="replicas",
         continuous_update=False,
         style={"description_width": "70px"},
@@ -236,15 +245,26 @@ def panel(namespace: str = CHAPTER_NAMESPACE):
     button = w.Button(description="plan", button_style="primary")
     plan_out, sim_out = w.HTML(), w.HTML()
 
-    def render(*_: Any) -> None:
-        if _REPLICAS.search(text.value):
-            text.value = _REPLICAS.sub(lambda m: f"{m.group(1)}{replicas.value}", text.value, count=1)
+    def show() -> None:
         plan_out.value, sim_out.value = planner_view(text.value, ns.value.strip())
 
-    button.on_click(render)
-    ns.observe(render, names="value")  # continuous_update=False: on Enter or when the box loses focus
-    replicas.observe(render, names="value")
-    render()
+    def slid(change: Any) -> None:  # the slider writes its count into the manifest
+        text.value = _REPLICAS.sub(lambda m: f"{m.group(1)}{change['new']}", text.value, count=1)
+        show()
+
+    def planned(*_: Any) -> None:  # the manifest as typed wins: the slider follows it
+        m = _REPLICAS.search(text.value)
+        typed = int(m.group(0).split(":")[1]) if m else None
+        if typed is not None and replicas.min <= typed <= replicas.max and typed != replicas.value:
+            replicas.unobserve(slid, names="value")
+            replicas.value = typed
+            replicas.observe(slid, names="value")
+        show()
+
+    button.on_click(planned)
+    ns.observe(planned, names="value")  # continuous_update=False: on Enter or when the box loses focus
+    replicas.observe(slid, names="value")
+    show()
     return outer(
         [
             w.HTML("<b>Manifest</b>: edit it and press <i>plan</i>, or slide its replicas"),
