@@ -24,16 +24,9 @@ def _quota(args: argparse.Namespace) -> dict[str, str]:
 def workshop(args: argparse.Namespace) -> int:
     from labkit.real import workshop as kit
 
+    plan = {"prefix": args.prefix, "out": args.out, "token_hours": args.token_hours, "quota": _quota(args)}
     if not args.apply and not args.delete:
-        sys.stdout.write(
-            kit.dry_run_text(
-                args.students,
-                prefix=args.prefix,
-                out=args.out,
-                token_hours=args.token_hours,
-                quota=_quota(args),
-            )
-        )
+        sys.stdout.write(kit.dry_run_text(args.students, **plan))
         return 0
     from labkit.real.config import from_kubeconfig
 
@@ -42,14 +35,7 @@ def workshop(args: argparse.Namespace) -> int:
     if args.delete:
         kit.delete(connection, args.students, prefix=args.prefix)
     else:
-        kit.apply(
-            connection,
-            args.students,
-            prefix=args.prefix,
-            out=args.out,
-            token_hours=args.token_hours,
-            quota=_quota(args),
-        )
+        kit.apply(connection, args.students, **plan)
     return 0
 
 

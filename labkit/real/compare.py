@@ -11,6 +11,17 @@ __all__ = ["compare", "twin_manifests", "detect"]
 #: Node status fields a twin copies: what the scheduler reads (the rest is the real kubelet's).
 _NODE_STATUS = ("capacity", "allocatable", "images", "runtimeHandlers")
 _POD_PHASES = ("Pending", "Running")
+#: ``compare``'s columns: for each pod, its node, phase and last FailedScheduling message on each side.
+COMPARE_COLUMNS = (
+    "pod",
+    "sim_node",
+    "real_node",
+    "same_node",  # fmt: skip
+    "sim_phase",
+    "real_phase",
+    "sim_message",
+    "real_message",
+)
 
 
 def _last_message(events: list[dict[str, Any]], pod: str, reason: str = "FailedScheduling") -> str | None:
@@ -50,17 +61,7 @@ def compare(sim: Any, real: Any, sim_namespace: str = "default"):
                 "real_message": _last_message(real_events, name),
             }
         )
-    cols = [
-        "pod",
-        "sim_node",
-        "real_node",
-        "same_node",
-        "sim_phase",
-        "real_phase",
-        "sim_message",
-        "real_message",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
 
 
 def twin_manifests(real: Any) -> list[dict[str, Any]]:

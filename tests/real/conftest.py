@@ -85,17 +85,7 @@ class LabEmulator(kmock.KubernetesEmulator):
         self, method: str, name: str | None, data: Any, dry_run: bool
     ) -> aiohttp.web.StreamResponse:
         def status(code: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
-            return aiohttp.web.json_response(
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "status": "Failure",
-                    "code": code,
-                    "reason": reason,
-                    "message": message,
-                },
-                status=code,
-            )
+            return aiohttp.web.json_response(status_body(code, reason, message), status=code)
 
         if name is None and method == "GET":
             return aiohttp.web.json_response(
@@ -151,6 +141,21 @@ class LabEmulator(kmock.KubernetesEmulator):
                     await self._buses[request.resource].put({"type": "ADDED", "object": raw})
                 return aiohttp.web.json_response(raw, status=201)
         return await super()._handle(request)
+
+
+def status_body(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
+    """A ``metav1.Status`` failure, as an API server answers a refused request."""
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+    if details:
+        body["details"] = details
+    return body
 
 
 def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -344,8 +344,11 @@ def test_import_labkit_leaves_the_kubernetes_client_out_and_realcluster_brings_i
     import subprocess
     import sys
 
-    code = ("import sys, labkit; before = 'kubernetes' in sys.modules; labkit.RealCluster; "
-            "print(before, 'kubernetes' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         timeout=120)
+    code = (
+        "import sys, labkit; before = 'kubernetes' in sys.modules; labkit.RealCluster; "
+        "print(before, 'kubernetes' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.split() == ["False", "True"]

@@ -107,8 +107,9 @@ def run_op(rc: labkit.RealCluster, op: tuple[str, str, str]) -> None:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(OP, min_size=2, max_size=10))
 @example(ops=[("apply", "Pod", "web"), ("delete", "Pod", "theirs"), ("scale", "Deployment", "their-web")])
-@example(ops=[("apply", "Deployment", "their-web"), ("apply", "ConfigMap", "theirs"),
-              ("elsewhere", "Pod", "web")])
+@example(
+    ops=[("apply", "Deployment", "their-web"), ("apply", "ConfigMap", "theirs"), ("elsewhere", "Pod", "web")]
+)
 def test_cleanup_after_any_sequence_touches_only_labelled_objects(shared_kube, tmp_path_factory, ops):
     kube = shared_kube
     ns = f"labkit-p{next(_counter)}"

@@ -11,6 +11,7 @@ import pytest
 
 import labkit
 from tests.real.conftest import TOKEN, write_kubeconfig
+from tests.real.conftest import status_body as status
 
 POD = {
     "apiVersion": "v1",
@@ -18,18 +19,6 @@ POD = {
     "metadata": {"name": "web"},
     "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
 }
-
-
-def status(code, reason, message, **details):
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "status": "Failure",
-        "code": code,
-        "reason": reason,
-        "message": message,
-        "details": details,
-    }
 
 
 def no_secret(err: BaseException) -> None:
