@@ -112,6 +112,9 @@ class Cluster:
         self.pod_gc = PodGC(self.env, self.api, self.recorder)
         self.namespace_controller = NamespaceController(self.env, self.api, self.recorder)
         self.endpointslice_controller = EndpointSliceController(self.env, self.api, self.recorder)
+        from labkit.controllers.disruption import DisruptionController
+
+        self.disruption_controller = DisruptionController(self.env, self.api, self.recorder)
         # The node kernels (which pod IP answers) and kube-proxy on every node (their Service rules)
         self.dataplane = DataPlane()
         self.kube_proxy = KubeProxy(self.env, self.api, self.recorder, seed, mode=proxy_mode,

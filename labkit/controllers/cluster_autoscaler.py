@@ -39,11 +39,11 @@ autoscaler work at all.
 Simplifications (stated, not hidden): one expansion option per group (no
 ``--balance-similar-node-groups``); no soft ``DeletionCandidateOfClusterAutoscaler`` taint; pods
 are deleted, not evicted through the Eviction API, and DaemonSet pods are left to PodGC;
-PodDisruptionBudgets block only when their ``status.disruptionsAllowed`` is 0 (the lab has no
-disruption controller); ``NotTriggerScaleUp`` parts are sorted (upstream's order follows Go map
-iteration and is not fixed); the ``price`` expander uses a fixed preferred node (4 vCPU, 16 GiB,
-upstream's fallback ``defaultPreferredNode``) and prices pods at the per-vCPU and per-GiB rates
-the illustrative ECS prices are built from.
+PodDisruptionBudgets block only when their ``status.disruptionsAllowed`` (kept by
+:mod:`labkit.controllers.disruption`) is 0; ``NotTriggerScaleUp`` parts are sorted (upstream's
+order follows Go map iteration and is not fixed); the ``price`` expander uses a fixed preferred
+node (4 vCPU, 16 GiB, upstream's fallback ``defaultPreferredNode``) and prices pods at the
+per-vCPU and per-GiB rates the illustrative ECS prices are built from.
 """
 
 from __future__ import annotations

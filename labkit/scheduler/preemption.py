@@ -4,9 +4,12 @@ Upstream: ``pkg/scheduler/framework/plugins/defaultpreemption/default_preemption
 ``pkg/scheduler/framework/preemption/preemption.go``. A node can be a candidate only when its
 filter status was ``Unschedulable`` (not ``...AndUnresolvable``) and it holds pods of lower
 priority; the dry run removes all of them from that node, checks the filters, then reprieves
-victims from the most important down while the pod still fits (``SelectVictimsOnNode``). The
-winner is chosen by ``pickOneNodeForPreemption``'s criteria. PodDisruptionBudgets are not
-modelled, and nominated pods are not added back when other pods are filtered.
+victims from the most important down while the pod still fits (``SelectVictimsOnNode``), first
+those whose eviction would violate a PodDisruptionBudget (``filterPodsWithPDBViolation``: each
+PDB's ``status.disruptionsAllowed``, counted down per matching victim; a victim already in its
+``disruptedPods`` does not count), then the others. The winner is chosen by
+``pickOneNodeForPreemption``: fewest PDB violations first. Nominated pods are not added back when
+other pods are filtered.
 """
 
 from __future__ import annotations
@@ -23,8 +26,15 @@ from labkit.scheduler.podinfo import PodInfo
 if TYPE_CHECKING:
     from labkit.scheduler.schedule_one import CycleResult, ScheduleAlgorithm
 
-__all__ = ["PreemptionOutcome", "preempt", "NOT_HELPFUL", "NO_VICTIMS", "NOT_ELIGIBLE_NEVER",
-           "NOT_ELIGIBLE_TERMINATING"]
+__all__ = [
+    "PreemptionOutcome",
+    "preempt",
+    "pdb_violations",
+    "NOT_HELPFUL",
+    "NO_VICTIMS",
+    "NOT_ELIGIBLE_NEVER",
+    "NOT_ELIGIBLE_TERMINATING",
+]
 
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
@@ -88,8 +98,9 @@ def _start_time(p: PodInfo, ctx: CycleContext) -> float:
     return ctx.now
 
 
-def preempt(algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult,
-            nominated_node: str | None = None) -> PreemptionOutcome:
+def preempt(
+    algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult, nominated_node: str | None = None
+) -> PreemptionOutcome:
     """Run DefaultPreemption for a pod whose cycle found no feasible node.
 
     ``nominated_node`` is the pod's current ``status.nominatedNodeName``: while a victim on it is
@@ -101,12 +112,37 @@ def preempt(algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult
     if pod.preemption_policy == "Never":
         return PreemptionOutcome(message=f"preemption: {NOT_ELIGIBLE_NEVER}")
     row = table.index.get(nominated_node or "")
-    if row is not None and result.code(row) != Code.UnschedulableAndUnresolvable and any(
-            p.priority < pod.priority and _terminating_by_preemption(p) for p in table.pods[row].values()):
+    if (
+        row is not None
+        and result.code(row) != Code.UnschedulableAndUnresolvable
+        and any(p.priority < pod.priority and _terminating_by_preemption(p) for p in table.pods[row].values())
+    ):
         return PreemptionOutcome(message=f"preemption: {NOT_ELIGIBLE_TERMINATING}")
+    pdbs = list(ctx.api.items("PodDisruptionBudget")) if ctx.api is not None else []
+    candidates, verdicts = dry_run(algorithm, ctx, result, pdbs)
+    if candidates:
+        node = _pick_one(candidates, ctx)
+        return PreemptionOutcome(node=node, victims=candidates[node][0])
+    counts: dict[str, int] = {}
+    for reasons in verdicts.values():
+        for r in reasons:
+            counts[r] = counts.get(r, 0) + 1
+    # FitError.Error() of the dry run: "<count> <reason>" strings sorted as text.
+    listed = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
+    return PreemptionOutcome(
+        message=f"preemption: 0/{n} nodes are available: {listed}.", clears_nomination=True
+    )
+
+
+def dry_run(
+    algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult, pdbs: list[dict]
+) -> tuple[dict[int, tuple[list[PodInfo], int]], dict[int, list[str]]]:
+    """``DryRunPreemption`` over every node: the candidates (node row -> victims, PDB violations) and,
+    for every other node, why it is none (the reasons the PostFilter message counts)."""
+    pod, table = ctx.pod, ctx.table
     verdicts: dict[int, list[str]] = {}
-    candidates: dict[int, list[PodInfo]] = {}
-    for i in range(n):
+    candidates: dict[int, tuple[list[PodInfo], int]] = {}
+    for i in range(result.num_nodes):
         if result.code(i) != Code.Unschedulable:
             # Absent from the dry run's NodeToStatus: SetAbsentNodesStatus(NOT_HELPFUL).
             verdicts[i] = [NOT_HELPFUL]
@@ -120,43 +156,77 @@ def preempt(algorithm: ScheduleAlgorithm, ctx: CycleContext, result: CycleResult
         if reasons:
             verdicts[i] = reasons
             continue
-        candidates[i] = _reprieve(algorithm, ctx, i, lower)
-    if candidates:
-        node = _pick_one(candidates, ctx)
-        return PreemptionOutcome(node=node, victims=candidates[node])
-    counts: dict[str, int] = {}
-    for reasons in verdicts.values():
-        for r in reasons:
-            counts[r] = counts.get(r, 0) + 1
-    # FitError.Error() of the dry run: "<count> <reason>" strings sorted as text.
-    listed = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
-    return PreemptionOutcome(message=f"preemption: 0/{n} nodes are available: {listed}.",
-                             clears_nomination=True)
+        candidates[i] = _reprieve(algorithm, ctx, i, lower, pdbs)
+    return candidates, verdicts
 
 
-def _reprieve(algorithm: ScheduleAlgorithm, ctx: CycleContext, i: int, lower: list[PodInfo]) -> list[PodInfo]:
+def pdb_violations(victims: list[PodInfo], pdbs: list[dict]) -> tuple[list[PodInfo], list[PodInfo]]:
+    """``filterPodsWithPDBViolation``: ``(violating, non_violating)`` in the victims' order.
+
+    Each PDB starts with its ``status.disruptionsAllowed``; every victim in its namespace that its
+    selector matches (a missing or empty selector matches nothing here) and that is not already in
+    its ``disruptedPods`` takes one; a victim that drives any PDB below zero is violating.
+    """
+    from labkit.api.selectors import selector_from_dict
+
+    allowed = [int((pdb.get("status") or {}).get("disruptionsAllowed") or 0) for pdb in pdbs]
+    selectors = [selector_from_dict((pdb.get("spec") or {}).get("selector"), "spec.selector") for pdb in pdbs]
+    violating, non_violating = [], []
+    for p in victims:
+        labels = p.obj["metadata"].get("labels") or {}
+        violated = False
+        for k, pdb in enumerate(pdbs):
+            sel = selectors[k]
+            if (
+                pdb["metadata"].get("namespace") != p.namespace
+                or sel is None
+                or sel.empty
+                or not sel.matches(labels)
+            ):
+                continue
+            if p.name in ((pdb.get("status") or {}).get("disruptedPods") or {}):
+                continue  # already processed by the eviction API: not a violation
+            allowed[k] -= 1
+            if allowed[k] < 0:
+                violated = True
+        (violating if violated else non_violating).append(p)
+    return violating, non_violating
+
+
+def _reprieve(
+    algorithm: ScheduleAlgorithm, ctx: CycleContext, i: int, lower: list[PodInfo], pdbs: list[dict]
+) -> tuple[list[PodInfo], int]:
     """``SelectVictimsOnNode``: add pods back, most important first (``MoreImportantPod``: higher
-    priority, then earlier start), keeping each one whose return still lets the pod fit."""
+    priority, then earlier start), those that would violate a PDB before the others, keeping each
+    one whose return still lets the pod fit. Returns the victims (in upstream's order: the violating
+    ones that could not be reprieved, then the others) and how many of them violate a PDB."""
     ordered = sorted(lower, key=lambda p: (-p.priority, _start_time(p, ctx)))
+    violating, non_violating = pdb_violations(ordered, pdbs) if pdbs else ([], ordered)
     removed = list(ordered)
-    for p in ordered:
-        trial = [v for v in removed if v is not p]
-        if not _filter_on(algorithm, ctx, _view_without(ctx.table, i, trial), i):
-            removed = trial
-    return removed
+    victims: list[PodInfo] = []
+    num_violating = 0
+    for group, counts in ((violating, True), (non_violating, False)):
+        for p in group:
+            trial = [v for v in removed if v is not p]
+            if not _filter_on(algorithm, ctx, _view_without(ctx.table, i, trial), i):
+                removed = trial
+            else:
+                victims.append(p)
+                num_violating += counts
+    return victims, num_violating
 
 
-def _pick_one(candidates: dict[int, list[PodInfo]], ctx: CycleContext) -> int:
-    """``pickOneNodeForPreemption`` without PDBs: the lowest highest-victim priority, then the lowest
-    priority sum, then the fewest victims, then the latest earliest-start among the highest-priority
-    victims, then the first candidate in node order."""
+def _pick_one(candidates: dict[int, tuple[list[PodInfo], int]], ctx: CycleContext) -> int:
+    """``pickOneNodeForPreemption``: the fewest PDB violations, then the lowest highest-victim
+    priority, then the lowest priority sum, then the fewest victims, then the latest earliest-start
+    among the highest-priority victims, then the first candidate in node order."""
     order = {int(r): k for k, r in enumerate(ctx.table.order)}
 
     def key(i: int) -> tuple:
-        vs = candidates[i]
+        vs, violations = candidates[i]
         highest = max(p.priority for p in vs)
         total = sum(p.priority + (1 << 31) for p in vs)  # MaxInt32+1 keeps every term >= 0
         earliest = min(_start_time(p, ctx) for p in vs if p.priority == highest)
-        return (highest, total, len(vs), -earliest, order.get(i, 0))
+        return (violations, highest, total, len(vs), -earliest, order.get(i, 0))
 
     return min(candidates, key=key)
