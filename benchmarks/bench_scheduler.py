@@ -10,6 +10,14 @@ Scenarios (the issue's):
   them tainted ``dedicated=batch:NoSchedule``; 10,000 pods with mixed requests, 20% with a
   toleration or a preferred node affinity, 10% with a ``DoNotSchedule`` zone spread constraint.
 * **small** — 100 nodes, 1,000 pods of the same mix.
+* **distinct** (issue 13) — 5,000 nodes in four ECS node pools of 1,250 nodes over three zones;
+  10,000 pods, each with its own shape: cpu ``50m + (i*37 mod 450)m``, memory
+  ``64Mi + (i*53 mod 960)Mi``, 50 images, 20% with a preferred zone affinity, 10% with a
+  ``ScheduleAnyway`` zone spread. Run with kubelets off (hollow nodes) and on (scheduled *and*
+  Running, end to end).
+
+``--phases`` splits each cycle's time by phase (PreFilter, Filter, the window's selection, Score)
+and the rest of ``run()`` (binding writes and their Events, watches, the queue, the kubelets).
 
 Like kube-scheduler's own ``scheduler_perf`` (hollow nodes, no kubelets) the cluster runs
 with ``kubelets=False``: pods are bound but never started, so the figure is the scheduler's
@@ -46,8 +54,9 @@ def build(nodes: int, seed: int = 0) -> Any:
     c = labkit.Cluster(seed=seed, kubelets=False)
     per_pool = min(250, nodes)
     for k in range(nodes // per_pool):
-        c.add_node_pool(f"pool-{k:02d}", TYPES[k % 4], per_pool, zones=ZONES,
-                        taints=[TAINT] if k % 4 == 3 else None)
+        c.add_node_pool(
+            f"pool-{k:02d}", TYPES[k % 4], per_pool, zones=ZONES, taints=[TAINT] if k % 4 == 3 else None
+        )
     return c
 
 
@@ -57,44 +66,153 @@ def pods(count: int, seed: int = 1) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         app = f"app-{i % 20}"
-        requests = {"cpu": f"{rng.choice([100, 250, 500, 1000])}m",
-                    "memory": f"{rng.choice([128, 256, 512, 1024])}Mi"}
-        spec: dict[str, Any] = {"containers": [{"name": "main", "image": "nginx:1.27",
-                                                "resources": {"requests": requests}}]}
+        requests = {
+            "cpu": f"{rng.choice([100, 250, 500, 1000])}m",
+            "memory": f"{rng.choice([128, 256, 512, 1024])}Mi",
+        }
+        spec: dict[str, Any] = {
+            "containers": [{"name": "main", "image": "nginx:1.27", "resources": {"requests": requests}}]
+        }
         kind = i % 10
         if kind == 0:
             spec["tolerations"] = [{**TAINT, "operator": "Equal"}]
         elif kind == 1:
-            spec["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-                "weight": 50, "preference": {"matchExpressions": [
-                    {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [ZONES[i % 3]]}]}}]}}
+            spec["affinity"] = {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 50,
+                            "preference": {
+                                "matchExpressions": [
+                                    {
+                                        "key": "topology.kubernetes.io/zone",
+                                        "operator": "In",
+                                        "values": [ZONES[i % 3]],
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                }
+            }
         elif kind == 2:
-            spec["topologySpreadConstraints"] = [{
-                "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
-                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}}]
-        out.append({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}}, "spec": spec})
+            spec["topologySpreadConstraints"] = [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": app}},
+                }
+            ]
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}},
+                "spec": spec,
+            }
+        )
     return out
 
 
-def run(nodes: int, count: int, profile: bool = False) -> dict[str, float]:
+def build_distinct(kubelets: bool, seed: int = 0) -> Any:
+    """Four ECS node pools of 1,250 nodes over three zones (issue 13's distinct-shape scenario)."""
+    import labkit
+
+    c = labkit.Cluster(seed=seed, kubelets=kubelets)
+    for k, instance_type in enumerate(TYPES):
+        c.add_node_pool(f"pool-{k}", instance_type, 1250, zones=ZONES)
+    return c
+
+
+def distinct_pods(count: int) -> list[dict[str, Any]]:
+    """Every pod its own cpu/memory request; 50 images; 20% prefer a zone; 10% spread (ScheduleAnyway)."""
+    out = []
+    for i in range(count):
+        app = f"app-{i % 20}"
+        requests = {"cpu": f"{50 + (i * 37) % 450}m", "memory": f"{64 + (i * 53) % 960}Mi"}
+        spec: dict[str, Any] = {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": f"registry.cn-hangzhou.aliyuncs.com/lab/app-{i % 50}:1.0",
+                    "resources": {"requests": requests},
+                }
+            ]
+        }
+        if i % 5 == 0:
+            spec["affinity"] = {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 50,
+                            "preference": {
+                                "matchExpressions": [
+                                    {
+                                        "key": "topology.kubernetes.io/zone",
+                                        "operator": "In",
+                                        "values": [ZONES[i % 3]],
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                }
+            }
+        elif i % 10 == 1:
+            spec["topologySpreadConstraints"] = [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app": app}},
+                }
+            ]
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}},
+                "spec": spec,
+            }
+        )
+    return out
+
+
+PHASES = ("pre_filter", "filter_all", "_score")
+
+
+def _instrument(algorithm: Any) -> dict[str, float]:
+    """Wrap the cycle and its phases with timers; returns the dict they add to (seconds)."""
+    spent = {"cycle": 0.0, **{p: 0.0 for p in PHASES}}
+
+    def wrap(name: str, key: str) -> None:
+        inner = getattr(algorithm, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            s = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - s
+
+        setattr(algorithm, name, timed)
+
+    wrap("schedule", "cycle")
+    for p in PHASES:
+        wrap(p, p)
+    return spent
+
+
+def run(
+    nodes: int, count: int, profile: bool = False, *, distinct: bool = False, kubelets: bool = False
+) -> dict[str, Any]:
     t0 = time.perf_counter()
-    c = build(nodes)
+    c = build_distinct(kubelets) if distinct else build(nodes)
     t1 = time.perf_counter()
-    c.apply(pods(count))
+    c.apply(distinct_pods(count) if distinct else pods(count))
     t2 = time.perf_counter()
-    algorithm = c.scheduler.algorithm
-    inner = algorithm.schedule
-    spent = [0.0]
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        s = time.perf_counter()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - s
-
-    algorithm.schedule = timed  # type: ignore[method-assign]
+    phases = _instrument(c.scheduler.algorithm)
     profiler = None
     if profile:
         import cProfile
@@ -110,29 +228,87 @@ def run(nodes: int, count: int, profile: bool = False) -> dict[str, float]:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     bound = sum(1 for p in c.store.items("Pod") if p["spec"].get("nodeName"))
-    return {"nodes": nodes, "pods": count, "setup": t1 - t0, "apply": t2 - t1, "run": t4 - t3,
-            "bound": bound, "cycles": spent[0], "attempts": c.scheduler.attempts}
+    running = sum(1 for p in c.store.items("Pod") if (p.get("status") or {}).get("phase") == "Running")
+    return {
+        "nodes": nodes,
+        "pods": count,
+        "setup": t1 - t0,
+        "apply": t2 - t1,
+        "run": t4 - t3,
+        "bound": bound,
+        "running": running,
+        "cycles": phases["cycle"],
+        "phases": phases,
+        "attempts": c.scheduler.attempts,
+    }
+
+
+def _row(label: str, r: dict[str, Any], counted: str = "bound") -> str:
+    rate = r[counted] / r["run"]
+    verdict = "ok" if rate >= TARGET_PODS_PER_SECOND else "MISS"
+    return (
+        f"| {label} | {r['nodes']:,} | {r[counted]:,.0f} {counted} | {r['setup']:.2f} s | {r['apply']:.2f} s "
+        f"| {r['run']:.2f} s | {rate:,.0f} (target >= {TARGET_PODS_PER_SECOND:,}: {verdict}) "
+        f"| {r['cycles'] / r['run']:.0%} ({r['cycles'] / max(r['attempts'], 1) * 1e6:.0f} us/cycle) |"
+    )
+
+
+def _phases(label: str, r: dict[str, Any]) -> str:
+    n = max(r["attempts"], 1)
+    ph = r["phases"]
+    select = ph["cycle"] - ph["pre_filter"] - ph["filter_all"] - ph["_score"]
+    rest = r["run"] - ph["cycle"]
+    return (
+        f"| {label} | {ph['pre_filter'] / n * 1e6:.0f} | {ph['filter_all'] / n * 1e6:.0f} "
+        f"| {select / n * 1e6:.0f} | {ph['_score'] / n * 1e6:.0f} | {ph['cycle'] / n * 1e6:.0f} "
+        f"| {rest / n * 1e6:.0f} |"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the large run")
     parser.add_argument("--quick", action="store_true", help="only the 100-node scenario")
+    parser.add_argument("--only", choices=["mix", "distinct", "distinct-kubelets"], help="one scenario")
     args = parser.parse_args()
-    scenarios = [(100, 1000)] + ([] if args.quick else [(5000, 10_000)])
-    print("| scenario | nodes | pods bound | add_node_pool | apply | run() | pods/s | cycle share |")
+    runs: list[tuple[str, dict[str, Any], str]] = []
+    print("| scenario | nodes | pods | add_node_pool | apply | run() | pods/s | cycle share |")
     print("|---|---|---|---|---|---|---|---|")
-    for nodes, count in scenarios:
-        r = run(nodes, count, profile=args.profile and nodes == 5000)
-        rate = r["bound"] / r["run"]
-        verdict = "ok" if rate >= TARGET_PODS_PER_SECOND else "MISS"
-        print(f"| {nodes:,} x {count:,} | {nodes:,} | {r['bound']:,.0f} | {r['setup']:.2f} s "
-              f"| {r['apply']:.2f} s | {r['run']:.2f} s "
-              f"| {rate:,.0f} (target >= {TARGET_PODS_PER_SECOND:,}: {verdict}) "
-              f"| {r['cycles'] / r['run']:.0%} ({r['cycles'] / max(r['attempts'], 1) * 1e6:.0f} us/cycle) |")
+    plan = [("mix 100 x 1,000", dict(nodes=100, count=1000), "bound")]
+    if not args.quick:
+        plan += [
+            ("mix 5,000 x 10,000", dict(nodes=5000, count=10_000), "bound"),
+            ("distinct, kubelets off", dict(nodes=5000, count=10_000, distinct=True), "bound"),
+            (
+                "distinct, kubelets on",
+                dict(nodes=5000, count=10_000, distinct=True, kubelets=True),
+                "running",
+            ),
+        ]
+    if args.only:
+        plan = [
+            p
+            for p in plan
+            if p[0].startswith(
+                {
+                    "mix": "mix 5",
+                    "distinct": "distinct, kubelets off",
+                    "distinct-kubelets": "distinct, kubelets on",
+                }[args.only]
+            )
+        ]
+    for label, kwargs, counted in plan:
+        r = run(profile=args.profile and kwargs["nodes"] == 5000, **kwargs)
+        runs.append((label, r, counted))
+        print(_row(label, r, counted), flush=True)
+    print("\nmicroseconds per scheduling attempt, by phase")
+    print("| scenario | PreFilter | Filter | window + select | PreScore + Score | cycle | rest of run() |")
+    print("|---|---|---|---|---|---|---|")
+    for label, r, _ in runs:
+        print(_phases(label, r))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     verdict = "ok" if peak < TARGET_PEAK_BYTES else "MISS"
-    print(f"\npeak memory (max RSS): {peak / 2**20:,.0f} MiB (target < 1 GiB: {verdict})")
+    print(f"\npeak memory (max RSS, all runs): {peak / 2**20:,.0f} MiB (target < 1 GiB: {verdict})")
     return 0
 
 
