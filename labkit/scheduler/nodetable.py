@@ -334,28 +334,45 @@ class RowCache:
     A plugin whose per-node result depends on the node and the pods on it (NodeResourcesFit,
     BalancedAllocation) computes it once per pod *shape* (same requests) over all rows, then,
     for the next pod of that shape, recomputes only the rows where pods were bound or removed
-    in between — usually a handful, where a full pass touches every node. Arrays returned by
-    :meth:`get` are updated in place later: copy what must outlive the cycle.
+    in between — usually a handful, where a full pass touches every node. A shape seen for the
+    first time is computed for the asked rows only (a cycle scores only the feasible nodes it
+    found): a workload whose every pod has its own requests would otherwise pay for every node,
+    every cycle, and keep nothing. Arrays returned by :meth:`get` without ``rows`` are updated in
+    place later: copy what must outlive the cycle.
     """
 
     def __init__(self, limit: int = 512) -> None:
         self._entries: dict[Any, list[Any]] = {}
+        self._seen: set[Any] = set()
         self._limit = limit
 
-    def get(self, table: NodeTable, key: Any, compute: Any) -> tuple[np.ndarray, ...]:
-        """``compute(rows)`` returns a tuple of arrays for ``rows`` (an index array)."""
+    def has(self, table: NodeTable, key: Any) -> bool:
+        """Whether :meth:`get` for ``key`` would refresh cached arrays (not compute every row)."""
+        e = self._entries.get(key)
+        return (e is not None and e[0] == table.token and e[1] == table.version and e[3] == table.n
+                and e[2] >= table._row_log_base)
+
+    def get(self, table: NodeTable, key: Any, compute: Any, rows: np.ndarray | None = None
+            ) -> tuple[np.ndarray, ...]:
+        """``compute(rows)`` returns a tuple of arrays for ``rows`` (an index array). With ``rows``
+        the result covers those rows only; without, every row."""
         n = table.n
         e = self._entries.get(key)
         if e is not None and e[0] == table.token and e[1] == table.version and e[3] == n:
-            rows = table.rows_changed_since(e[2])
-            if rows is not None:
-                if len(rows):
-                    for full, part in zip(e[4], compute(rows)):
-                        full[rows] = part
+            changed = table.rows_changed_since(e[2])
+            if changed is not None:
+                if len(changed):
+                    for full, part in zip(e[4], compute(changed)):
+                        full[changed] = part
                 e[2] = table.row_seq
-                return e[4]
+                return e[4] if rows is None else tuple(a[rows] for a in e[4])
+        if rows is not None and key not in self._seen:
+            if len(self._seen) >= 4 * self._limit:
+                self._seen.clear()
+            self._seen.add(key)  # the second cycle of this shape builds the full arrays
+            return tuple(np.asarray(a) for a in compute(rows))
         if len(self._entries) >= self._limit:
             self._entries.clear()
         arrays = tuple(np.array(a) for a in compute(np.arange(n, dtype=np.int64)))
         self._entries[key] = [table.token, table.version, table.row_seq, n, arrays]
-        return arrays
+        return arrays if rows is None else tuple(a[rows] for a in arrays)

@@ -142,6 +142,7 @@ class ScheduleAlgorithm:
         self.next_start_node_index = 0
         self._filter_cache: dict[tuple[int, Hashable], tuple[int, list[Rejection], np.ndarray]] = {}
         self._score_cache: dict[tuple[str, Hashable], tuple[tuple[int, int], np.ndarray]] = {}
+        self._score_seen: set[tuple[str, Hashable]] = set()
 
     def pre_filter(self, ctx: CycleContext
                    ) -> tuple[set[str], np.ndarray | None, PreFilterResult | None, str]:
@@ -165,7 +166,8 @@ class ScheduleAlgorithm:
                 allowed = mask if allowed is None else allowed & mask
         return skip, allowed, None, ""
 
-    def filter_all(self, ctx: CycleContext, skip: set[str]) -> tuple[np.ndarray, list[tuple[Plugin, list]]]:
+    def filter_all(self, ctx: CycleContext, skip: set[str], defer: int | None = None
+                   ) -> tuple[np.ndarray, list[tuple[Plugin, list]]]:
         """Run every filter on every node; return the first-failing-plugin index per node (-1 = pass).
 
         Plugins that declare a :meth:`~labkit.scheduler.framework.Plugin.filter_key` have their
@@ -179,7 +181,7 @@ class ScheduleAlgorithm:
         if len(cache) > 4096:
             cache.clear()
         for k, plugin in enumerate(self.profile.filter_plugins):
-            if plugin.name in skip:
+            if plugin.name in skip or k == defer:  # a deferred plugin runs on the window (schedule)
                 results.append((plugin, []))
                 continue
             key = plugin.filter_key(ctx.pod)
@@ -209,6 +211,12 @@ class ScheduleAlgorithm:
         version = (t.version, t.images_version)
         hit = self._score_cache.get((plugin.name, key))
         if hit is None or hit[0] != version:
+            if hit is None and (plugin.name, key) not in self._score_seen:
+                # A key seen for the first time: score just these nodes; a second sighting caches.
+                if len(self._score_seen) > 16384:
+                    self._score_seen.clear()
+                self._score_seen.add((plugin.name, key))
+                return np.asarray(plugin.score(ctx, nodes), dtype=np.int64)
             if len(self._score_cache) > 4096:
                 self._score_cache.clear()
             full = np.asarray(plugin.score(ctx, np.arange(t.n, dtype=np.int64)), dtype=np.int64)
@@ -244,7 +252,8 @@ class ScheduleAlgorithm:
                 self._score_all_nodes(ctx, res)
             return res
         # -- Filter ---------------------------------------------------------------------
-        first, results = self.filter_all(ctx, skip)
+        lazy = None if all_nodes else self._lazy_filter(ctx, skip)
+        first, results = self.filter_all(ctx, skip, None if lazy is None else lazy[0])
         res.filters = [(p.name, rej) for p, rej in results]
         order = t.order
         if allowed is not None:
@@ -263,15 +272,19 @@ class ScheduleAlgorithm:
             to_find = 1
         # findNodesThatPassFilters: nodes[(nextStartNodeIndex+i) % len(nodes)] until enough are feasible.
         start = self.next_start_node_index % m
-        passing = np.flatnonzero(first[order] < 0)  # positions (in `order`) of feasible nodes
-        split = int(np.searchsorted(passing, start))
-        n_after = len(passing) - split
-        if len(passing) < to_find:
-            processed = m
-        elif n_after >= to_find:
-            processed = int(passing[split + to_find - 1]) - start + 1
+        if lazy is not None:
+            processed = self._filter_window(ctx, lazy, first, results, order, start, to_find)
+            res.filters[lazy[0]] = (lazy[1].name, results[lazy[0]][1])
         else:
-            processed = m - start + int(passing[to_find - n_after - 1]) + 1
+            passing = np.flatnonzero(first[order] < 0)  # positions (in `order`) of feasible nodes
+            split = int(np.searchsorted(passing, start))
+            n_after = len(passing) - split
+            if len(passing) < to_find:
+                processed = m
+            elif n_after >= to_find:
+                processed = int(passing[split + to_find - 1]) - start + 1
+            else:
+                processed = m - start + int(passing[to_find - n_after - 1]) + 1
         end = start + processed
         evaluated = order[start:end] if end <= m else np.concatenate([order[start:], order[: end - m]])
         if not dry_run:
@@ -306,6 +319,69 @@ class ScheduleAlgorithm:
             res.ties = feasible[np.flatnonzero(feasible_totals == best)]
             res.chosen = int(feasible[heap_root(feasible_totals)])
         return res
+
+    def _lazy_filter(self, ctx: CycleContext, skip: set[str]) -> tuple[int, Plugin, list[str]] | None:
+        """The filter to run on the cycle's window only: NodeResourcesFit for a pod shape it has not
+        seen (evaluating every node would cost a full pass over the table and keep nothing)."""
+        for k, plugin in enumerate(self.profile.filter_plugins):
+            lazily = getattr(plugin, "filter_lazily", None)
+            if lazily is not None and plugin.name not in skip:
+                names = lazily(ctx)
+                return None if names is None else (k, plugin, names)
+        return None
+
+    def _filter_window(self, ctx: CycleContext, lazy: tuple[int, Plugin, list[str]], first: np.ndarray,
+                       results: list[tuple[Plugin, list]], order: np.ndarray, start: int, to_find: int
+                       ) -> int:
+        """Run the deferred filter chunk by chunk over ``order`` from ``start`` until ``to_find``
+        nodes pass every filter or all were checked, as ``findNodesThatPassFilters`` walks the nodes;
+        return how many positions of ``order`` the cycle processed (its ``processed`` count).
+
+        Each node's verdict depends on that node alone, so the nodes the cycle evaluates get exactly
+        the verdicts of a full pass (``first`` keeps the lowest rejecting plugin index); nodes past
+        the window stay unchecked, and the cycle never reads them.
+        """
+        k, plugin, names = lazy
+        m = len(order)
+        done = found = 0
+        processed = m
+        rejected_chunks = []
+        while done < m:
+            size = min(m - done, max(64, 2 * (to_find - found)))
+            lo = (start + done) % m
+            rows = (order[lo:lo + size] if lo + size <= m
+                    else np.concatenate((order[lo:], order[:lo + size - m])))
+            shorts, unres = plugin.filter_rows(ctx, names, rows)
+            rejected = np.logical_or.reduce(shorts) if len(shorts) > 1 else shorts[0]
+            current = first[rows]
+            if rejected.any():
+                first[rows] = np.where(rejected & ((current < 0) | (current > k)), k, current)
+                rejected_chunks.append((rows, shorts, unres))
+                passes = (current < 0) & ~rejected
+            else:
+                passes = current < 0
+            count = int(np.count_nonzero(passes))
+            if found + count >= to_find:
+                processed = done + int(np.flatnonzero(passes)[to_find - found - 1]) + 1
+                break
+            found += count
+            done += size
+        rejections = []
+        if rejected_chunks:
+            n = len(first)
+            unresolvable = np.zeros(n, dtype=bool)
+            for rows, _, unres in rejected_chunks:
+                unresolvable[rows] = unres
+            for r, res in enumerate(names):
+                if not any(shorts[r].any() for _, shorts, _ in rejected_chunks):
+                    continue
+                mask = np.zeros(n, dtype=bool)
+                for rows, shorts, _ in rejected_chunks:
+                    mask[rows] = shorts[r]
+                rejections.append(Rejection("Too many pods" if res == "pods" else f"Insufficient {res}", mask,
+                                            unresolvable))
+        results[k] = (plugin, rejections)
+        return processed
 
     def _score(self, ctx: CycleContext, res: CycleResult, scored: np.ndarray) -> np.ndarray:
         """PreScore / Score / NormalizeScore over the node rows ``scored``, recorded in ``res``."""

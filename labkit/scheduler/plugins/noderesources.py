@@ -145,6 +145,7 @@ class NodeResourcesFit(Plugin):
         self.ignored = set(self.args.get("ignoredResources") or [])
         self.ignored_groups = set(self.args.get("ignoredResourceGroups") or [])
         self._rows = RowCache()
+        self._lazy_seen: set[Any] = set()
 
     def _ignored(self, name: str) -> bool:
         return _is_extended(name) and (name in self.ignored or name.split("/", 1)[0] in self.ignored_groups)
@@ -167,6 +168,30 @@ class NodeResourcesFit(Plugin):
         # Copies: the cached arrays are refreshed in place by later cycles.
         return [Rejection("Too many pods" if res == "pods" else f"Insufficient {res}", short.copy(),
                           unresolvable) for res, short, _ in shorts]
+
+    def filter_lazily(self, ctx: CycleContext) -> list[str] | None:
+        """The reasons this pod's Filter can give (in order), when the cycle should evaluate it on
+        its window only: the first pod of a shape. None: run :meth:`filter` on every node (a shape
+        seen before: the second pod builds the per-row arrays, the next ones refresh a few rows)."""
+        names = _check_names(ctx.pod, self._ignored)
+        key = ("filter", tuple(sorted(ctx.pod.requests.items())), tuple(names))
+        if key in self._lazy_seen or self._rows.has(ctx.table, key):
+            return None
+        if len(self._lazy_seen) > 16384:
+            self._lazy_seen.clear()
+        self._lazy_seen.add(key)
+        return names
+
+    def filter_rows(self, ctx: CycleContext, names: list[str], rows: np.ndarray
+                    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Filter on ``rows`` only: each reason's rejection mask over ``rows`` (``names`` order) and
+        the rows whose status is UnschedulableAndUnresolvable. Same verdicts as :meth:`filter`."""
+        arrays = _check_rows(ctx.table, ctx.pod, names, rows)
+        shorts = [arrays[2 * k] for k in range(len(names))]
+        unresolvable = np.zeros(len(rows), dtype=bool)
+        for k in range(len(names)):
+            unresolvable |= arrays[2 * k] & arrays[2 * k + 1]
+        return shorts, unresolvable
 
     def insufficient(self, ctx: CycleContext, row: int) -> list[InsufficientResource]:
         """This plugin's ``fitsRequest`` list for node row ``row`` (honours ``ignoredResources``)."""
@@ -197,7 +222,7 @@ class NodeResourcesFit(Plugin):
     def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         pod = ctx.pod
         key = ("score", pod.nonzero_cpu, pod.nonzero_memory, tuple(sorted(pod.requests.items())))
-        return self._rows.get(ctx.table, key, lambda rows: (self._score_rows(ctx, rows),))[0][nodes]
+        return self._rows.get(ctx.table, key, lambda rows: (self._score_rows(ctx, rows),), nodes)[0]
 
     def _score_rows(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         parts = self._requested_alloc(ctx, nodes, use_requested=False)
@@ -262,7 +287,7 @@ class NodeResourcesBalancedAllocation(Plugin):
 
     def score(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         key = tuple(sorted(ctx.pod.requests.items()))
-        return self._rows.get(ctx.table, key, lambda rows: (self._score_rows(ctx, rows),))[0][nodes]
+        return self._rows.get(ctx.table, key, lambda rows: (self._score_rows(ctx, rows),), nodes)[0]
 
     def _score_rows(self, ctx: CycleContext, nodes: np.ndarray) -> np.ndarray:
         parts = self._fit._requested_alloc(ctx, nodes, use_requested=True)
