@@ -60,58 +60,45 @@ def build(nodes: int, seed: int = 0) -> Any:
     return c
 
 
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def zone_preference(zone: str, weight: int = 50) -> dict[str, Any]:
+    """A preferred node affinity for one zone."""
+    term = {"key": ZONE_KEY, "operator": "In", "values": [zone]}
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": weight, "preference": {"matchExpressions": [term]}}]}}  # fmt: skip
+
+
+def zone_spread(app: str, when: str) -> list[dict[str, Any]]:
+    """One zone spread constraint (maxSkew 1) over the pods of ``app``."""
+    return [{"maxSkew": 1, "topologyKey": ZONE_KEY, "whenUnsatisfiable": when,
+             "labelSelector": {"matchLabels": {"app": app}}}]  # fmt: skip
+
+
+def pod_doc(i: int, app: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}},
+            "spec": spec}  # fmt: skip
+
+
 def pods(count: int, seed: int = 1) -> list[dict[str, Any]]:
     """The issue's mix: varied requests; 20% tolerate the taint or prefer a zone; 10% spread by zone."""
     rng = random.Random(seed)
     out = []
     for i in range(count):
         app = f"app-{i % 20}"
-        requests = {
-            "cpu": f"{rng.choice([100, 250, 500, 1000])}m",
-            "memory": f"{rng.choice([128, 256, 512, 1024])}Mi",
-        }
-        spec: dict[str, Any] = {
-            "containers": [{"name": "main", "image": "nginx:1.27", "resources": {"requests": requests}}]
-        }
+        requests = {"cpu": f"{rng.choice([100, 250, 500, 1000])}m",
+                    "memory": f"{rng.choice([128, 256, 512, 1024])}Mi"}  # fmt: skip
+        spec: dict[str, Any] = {"containers": [{"name": "main", "image": "nginx:1.27",
+                                                "resources": {"requests": requests}}]}  # fmt: skip
         kind = i % 10
         if kind == 0:
             spec["tolerations"] = [{**TAINT, "operator": "Equal"}]
         elif kind == 1:
-            spec["affinity"] = {
-                "nodeAffinity": {
-                    "preferredDuringSchedulingIgnoredDuringExecution": [
-                        {
-                            "weight": 50,
-                            "preference": {
-                                "matchExpressions": [
-                                    {
-                                        "key": "topology.kubernetes.io/zone",
-                                        "operator": "In",
-                                        "values": [ZONES[i % 3]],
-                                    }
-                                ]
-                            },
-                        }
-                    ]
-                }
-            }
+            spec["affinity"] = zone_preference(ZONES[i % 3])
         elif kind == 2:
-            spec["topologySpreadConstraints"] = [
-                {
-                    "maxSkew": 1,
-                    "topologyKey": "topology.kubernetes.io/zone",
-                    "whenUnsatisfiable": "DoNotSchedule",
-                    "labelSelector": {"matchLabels": {"app": app}},
-                }
-            ]
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}},
-                "spec": spec,
-            }
-        )
+            spec["topologySpreadConstraints"] = zone_spread(app, "DoNotSchedule")
+        out.append(pod_doc(i, app, spec))
     return out
 
 
@@ -131,51 +118,14 @@ def distinct_pods(count: int) -> list[dict[str, Any]]:
     for i in range(count):
         app = f"app-{i % 20}"
         requests = {"cpu": f"{50 + (i * 37) % 450}m", "memory": f"{64 + (i * 53) % 960}Mi"}
-        spec: dict[str, Any] = {
-            "containers": [
-                {
-                    "name": "main",
-                    "image": f"docker.io/labkit/app-{i % 50}:1.0",
-                    "resources": {"requests": requests},
-                }
-            ]
-        }
+        image = f"docker.io/labkit/app-{i % 50}:1.0"
+        container = {"name": "main", "image": image, "resources": {"requests": requests}}
+        spec: dict[str, Any] = {"containers": [container]}
         if i % 5 == 0:
-            spec["affinity"] = {
-                "nodeAffinity": {
-                    "preferredDuringSchedulingIgnoredDuringExecution": [
-                        {
-                            "weight": 50,
-                            "preference": {
-                                "matchExpressions": [
-                                    {
-                                        "key": "topology.kubernetes.io/zone",
-                                        "operator": "In",
-                                        "values": [ZONES[i % 3]],
-                                    }
-                                ]
-                            },
-                        }
-                    ]
-                }
-            }
+            spec["affinity"] = zone_preference(ZONES[i % 3])
         elif i % 10 == 1:
-            spec["topologySpreadConstraints"] = [
-                {
-                    "maxSkew": 1,
-                    "topologyKey": "topology.kubernetes.io/zone",
-                    "whenUnsatisfiable": "ScheduleAnyway",
-                    "labelSelector": {"matchLabels": {"app": app}},
-                }
-            ]
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": f"pod-{i:05d}", "labels": {"app": app}},
-                "spec": spec,
-            }
-        )
+            spec["topologySpreadConstraints"] = zone_spread(app, "ScheduleAnyway")
+        out.append(pod_doc(i, app, spec))
     return out
 
 
