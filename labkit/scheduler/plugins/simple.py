@@ -65,6 +65,8 @@ class NodePorts(Plugin):
     def filter(self, ctx: CycleContext) -> list[Rejection]:
         t = ctx.table
         want = ctx.pod.host_ports
+        if not want:  # conflicts with nothing (preemption's dry runs call Filter without PreFilter's Skip)
+            return []
         mask = np.zeros(t.n, dtype=bool)
         for i, used in enumerate(t.used_ports):
             if used and any(_conflict(w, u) for w in want for u in used):
