@@ -67,10 +67,12 @@ def _view_without(table: NodeTable, i: int, pods: list[PodInfo]) -> NodeTable:
     return view
 
 
-def _filter_on(algorithm: ScheduleAlgorithm, ctx: CycleContext, table: NodeTable, i: int) -> list[str]:
-    """Reasons of the first filter that rejects node row ``i`` of ``table`` ([] when the pod fits)."""
+def _filter_on(algorithm: ScheduleAlgorithm, ctx: CycleContext, table: NodeTable, i: int,
+               skip: frozenset[str] = frozenset()) -> list[str]:
+    """Reasons of the first filter that rejects node row ``i`` of ``table`` ([] when the pod fits);
+    the filters whose PreFilter skipped the cycle stay skipped (``skip``)."""
     sub = CycleContext(pod=ctx.pod, table=table, api=ctx.api, now=ctx.now, state={})
-    first, results = algorithm.filter_all(sub, set())
+    first, results = algorithm.filter_all(sub, set(skip))
     k = int(first[i])
     return [] if k < 0 else [r.reason for r in results[k][1] if r.mask[i]]
 
@@ -152,11 +154,11 @@ def dry_run(
             verdicts[i] = [NO_VICTIMS]
             continue
         # SelectVictimsOnNode: remove every lower-priority pod from this node only, then filter.
-        reasons = _filter_on(algorithm, ctx, _view_without(table, i, lower), i)
+        reasons = _filter_on(algorithm, ctx, _view_without(table, i, lower), i, result.filter_skip)
         if reasons:
             verdicts[i] = reasons
             continue
-        candidates[i] = _reprieve(algorithm, ctx, i, lower, pdbs)
+        candidates[i] = _reprieve(algorithm, ctx, i, lower, pdbs, result.filter_skip)
     return candidates, verdicts
 
 
@@ -194,7 +196,12 @@ def pdb_violations(victims: list[PodInfo], pdbs: list[dict]) -> tuple[list[PodIn
 
 
 def _reprieve(
-    algorithm: ScheduleAlgorithm, ctx: CycleContext, i: int, lower: list[PodInfo], pdbs: list[dict]
+    algorithm: ScheduleAlgorithm,
+    ctx: CycleContext,
+    i: int,
+    lower: list[PodInfo],
+    pdbs: list[dict],
+    skip: frozenset[str] = frozenset(),
 ) -> tuple[list[PodInfo], int]:
     """``SelectVictimsOnNode``: add pods back, most important first (``MoreImportantPod``: higher
     priority, then earlier start), those that would violate a PDB before the others, keeping each
@@ -208,7 +215,7 @@ def _reprieve(
     for group, counts in ((violating, True), (non_violating, False)):
         for p in group:
             trial = [v for v in removed if v is not p]
-            if not _filter_on(algorithm, ctx, _view_without(ctx.table, i, trial), i):
+            if not _filter_on(algorithm, ctx, _view_without(ctx.table, i, trial), i, skip):
                 removed = trial
             else:
                 victims.append(p)

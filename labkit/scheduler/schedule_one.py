@@ -87,6 +87,9 @@ class CycleResult:
     prefilter_message: str | None = None
     scores: list[PluginScores] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: Filter plugins whose PreFilter said Skip: preemption's dry runs skip them too (the framework
+    #: keeps ``SkipFilterPlugins`` in the cycle state).
+    filter_skip: frozenset[str] = frozenset()
     scored_rows: np.ndarray | None = None
     totals: np.ndarray | None = None
     chosen: int | None = None
@@ -253,6 +256,7 @@ class ScheduleAlgorithm:
             return res
         # -- Filter ---------------------------------------------------------------------
         lazy = None if all_nodes else self._lazy_filter(ctx, skip)
+        res.filter_skip = frozenset(skip)
         first, results = self.filter_all(ctx, skip, None if lazy is None else lazy[0])
         res.filters = [(p.name, rej) for p, rej in results]
         order = t.order
