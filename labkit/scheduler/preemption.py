@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from labkit.api.store import EPOCH
 from labkit.scheduler.framework import Code, CycleContext
 from labkit.scheduler.nodetable import NodeTable
@@ -72,8 +74,19 @@ def _filter_on(algorithm: ScheduleAlgorithm, ctx: CycleContext, table: NodeTable
     """Reasons of the first filter that rejects node row ``i`` of ``table`` ([] when the pod fits);
     the filters whose PreFilter skipped the cycle stay skipped (``skip``)."""
     sub = CycleContext(pod=ctx.pod, table=table, api=ctx.api, now=ctx.now, state={})
-    first, results = algorithm.filter_all(sub, set(skip))
+    # NodeResourcesFit runs on row i alone: over the whole table it would recompute every node of
+    # the dry run's copy (its row caches belong to the live table), once per node and victim.
+    fit = next(((k, p) for k, p in enumerate(algorithm.profile.filter_plugins)
+                if hasattr(p, "filter_rows") and p.name not in skip), None)
+    first, results = algorithm.filter_all(sub, set(skip), None if fit is None else fit[0])
     k = int(first[i])
+    if fit is not None and (k < 0 or k > fit[0]):
+        names = fit[1].filter_names(sub)
+        shorts, _ = fit[1].filter_rows(sub, names, np.array([i], dtype=np.int64))
+        reasons = ["Too many pods" if res == "pods" else f"Insufficient {res}"
+                   for res, short in zip(names, shorts) if short[0]]
+        if reasons:
+            return reasons
     return [] if k < 0 else [r.reason for r in results[k][1] if r.mask[i]]
 
 

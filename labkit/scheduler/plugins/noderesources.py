@@ -182,6 +182,10 @@ class NodeResourcesFit(Plugin):
         self._lazy_seen.add(key)
         return names
 
+    def filter_names(self, ctx: CycleContext) -> list[str]:
+        """The reasons this pod's Filter can give, in order (what :meth:`filter_rows` takes)."""
+        return _check_names(ctx.pod, self._ignored)
+
     def filter_rows(self, ctx: CycleContext, names: list[str], rows: np.ndarray
                     ) -> tuple[list[np.ndarray], np.ndarray]:
         """Filter on ``rows`` only: each reason's rejection mask over ``rows`` (``names`` order) and
