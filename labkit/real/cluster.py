@@ -1,18 +1,20 @@
 """``RealCluster``: the simulator's calls against a real Kubernetes cluster, safe by default.
 
-Safety rules, all enforced before a request is sent (a refusal is :class:`labkit.RefusedError`):
+Safety rules, all enforced before a write is sent (a refusal is :class:`labkit.RefusedError`):
 
-- one namespace (default ``labkit-<user>``). It is created, labelled
-  ``app.kubernetes.io/managed-by=labkit``, when missing. One that exists without that label, or is
-  ``kube-system``, ``kube-public``, ``kube-node-lease`` or ``default``, is refused unless
-  ``allow_unmanaged_namespace=True``;
+- one namespace (the one named, else the kubeconfig context's, else ``labkit-<user>``). It is
+  created, labelled ``app.kubernetes.io/managed-by=labkit``, when missing. One that exists without
+  that label, or is ``kube-system``, ``kube-public``, ``kube-node-lease`` or ``default``, is refused
+  unless ``allow_unmanaged_namespace=True``;
 - every object the adapter writes carries the managed-by label; an existing object without it is
   never applied over or deleted, and :meth:`RealCluster.cleanup` deletes only labelled objects;
-- cluster-scoped kinds (Node, PriorityClass, RuntimeClass, another Namespace...) are refused unless
-  ``allow_cluster_scoped=True``;
+- cluster-scoped kinds (Node, PriorityClass, RuntimeClass, a Namespace...) are neither applied nor
+  deleted unless ``allow_cluster_scoped=True`` (reading Nodes is allowed);
 - ``apply`` validates every document locally (the simulator's loader and the OpenAPI schemas), then
-  sends the whole batch as a server-side dry run, and writes only when the server accepted all of
-  it: one bad document leaves the cluster unchanged, as in the simulator.
+  sends every document as a server-side dry run, and writes only when the server accepted all of
+  them: a document the server refuses leaves the objects unchanged (the namespace may already have
+  been created). Each dry run sees the namespace as it is: quota is checked per document, and the
+  pods a Deployment creates only later, by its ReplicaSet.
 
 Objects come back as the API server returns them, the same dict shapes as :class:`labkit.Cluster`.
 """
@@ -311,7 +313,7 @@ class RealCluster:
     def apply(self, source: Any, *, dry_run: bool = False, force: bool = False) -> list[dict[str, Any]]:
         """Server-side apply (field manager ``labkit``) of a path, YAML text, a dict or a list.
 
-        Every document is validated locally, then the batch goes to the server as a dry run; only
+        Every document is validated locally, then each goes to the server as a dry run; only
         when all of it is accepted are the real writes sent. With ``dry_run=True`` nothing is
         written and each document's entry says what would change:
         ``{"object": "Pod/my-nginx", "action": "create"|"update"|"unchanged", "changes": [paths],
